@@ -1,0 +1,170 @@
+"""Command line: `bouclier protect`, `bouclier check`, `bouclier bench`, `bouclier demo`, and the service.
+
+Exit status: 0 when the run worked, whatever the verdicts and even if some files were unreadable
+(each is reported); 1 for an I/O or input failure that stops the run (e.g. unreadable bundle);
+2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import BouclierError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Protect photos on-device; find copies and manipulated derivatives; localise the edit.")
+err = Console(stderr=True)
+
+
+def progress(console: Console | None = None) -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console or err, transient=False)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.callback(invoke_without_command=True)
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        print(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def protect(
+    paths: list[Path] = typer.Argument(..., help="Photos or folders (searched recursively)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Bundle file to write (fingerprints only, no pixels)."),
+    label: Optional[str] = typer.Option(None, "--label", help="Label for the photos instead of their file names."),
+    pdq_only: bool = typer.Option(False, "--pdq-only", help="Only the PDQ hash (StopNCII-equivalent, least data)."),
+) -> None:
+    """Fingerprint photos on this device into one bundle file. No pixels leave in it."""
+    from . import bundle as bundle_mod
+    from .fingerprint import compute
+    from .load import find_images, load_many
+    from .signals.base import WORK_SIDE
+
+    files = find_images(paths)
+    if not files:
+        fail("no files found under the given paths")
+    fps, bad = [], []
+    with progress() as prog:
+        task = prog.add_task("fingerprinting", total=len(files))
+        for i, (path, item) in enumerate(zip(files, load_many(files, max_side=WORK_SIDE))):
+            prog.advance(task)
+            if isinstance(item, BouclierError):
+                bad.append((str(path), getattr(item, "reason", str(item))))
+                continue
+            name = f"{label}-{len(fps) + 1:03d}" if label and len(files) > 1 else (label or path.name)
+            fps.append(compute(item, label=name, pdq_only=pdq_only))
+    for path, reason in bad:
+        err.print(f"[yellow]skipped[/] {path}: {reason}")
+    if not fps:
+        fail("no photo could be read; no bundle written")
+    b = bundle_mod.Bundle(fps, bundle_mod.new_meta(label=label, pdq_only=pdq_only, count=len(fps)))
+    try:
+        bundle_mod.write(out, b)
+    except OSError as e:
+        fail(f"cannot write {out}: {e.strerror or e}")
+    size = out.stat().st_size
+    err.print(f"[green]protected[/] {len(fps)} photo(s) -> {out} ({size / max(len(fps), 1):.0f} bytes per photo)"
+              + (f", {len(bad)} skipped" if bad else ""))
+
+
+@app.command()
+def check(
+    suspects: list[Path] = typer.Argument(..., help="Suspect images or folders."),
+    against: Path = typer.Option(..., "--against", help="Bundle written by `bouclier protect`."),
+    original: Optional[Path] = typer.Option(None, "--original", help="The protected original, for a pixel-level diff."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per suspect per line on stdout."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML evidence report."),
+) -> None:
+    """Check suspects against protected fingerprints: verdict, matched photo, edited region."""
+    from . import bundle as bundle_mod
+    from .check import check_one
+    from .load import find_images, load
+    from .match import Matcher
+
+    try:
+        b = bundle_mod.read(against)
+    except BouclierError as e:
+        fail(str(e))
+    matcher = Matcher()
+    for i, fp in enumerate(b.fingerprints):
+        matcher.add(f"{i}", fp)
+    orig = None
+    if original is not None:
+        try:
+            orig = load(original, max_side=512)
+        except BouclierError as e:
+            fail(f"--original: {e}")
+    files = find_images(suspects)
+    if not files:
+        fail("no suspect files found")
+    results = []
+    with progress() as prog:
+        task = prog.add_task("checking", total=len(files))
+        for f in files:
+            c = check_one(matcher, f, original=orig)
+            results.append(c)
+            prog.advance(task)
+            if as_json:
+                print(json.dumps(c.to_json()), flush=True)
+    if not as_json:
+        _print_table(results)
+    if report is not None:
+        from .report import write_report
+
+        try:
+            paths = write_report(report, results, bundle_path=against, original_path=original)
+        except OSError as e:
+            fail(f"cannot write report {report}: {e.strerror or e}")
+        err.print(f"report: {', '.join(str(p) for p in paths)}")
+
+
+def _print_table(results) -> None:
+    t = Table(title="bouclier check")
+    for col in ("file", "verdict", "protected", "edited", "inliers", "PDQ dist"):
+        t.add_column(col)
+    for c in results:
+        if c.error:
+            t.add_row(c.file, "[red]unreadable[/]", "", "", "", c.error)
+            continue
+        r = c.result
+        colour = {"no-match": "dim", "manipulated-derivative": "bold red"}.get(r.verdict, "yellow")
+        t.add_row(c.file, f"[{colour}]{r.verdict}[/]", r.protected or "",
+                  "" if r.edited_fraction is None else f"{r.edited_fraction:.0%}",
+                  str(r.scores.get("inliers", r.scores.get("best_inliers", ""))),
+                  str(r.scores.get("pdq_distance", r.scores.get("best_pdq_distance", ""))))
+    Console().print(t)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's files.")) -> None:
+    """End-to-end demo on photos that packages ship: protect, make a benign derivative, check, report."""
+    from .demo import run_demo
+
+    try:
+        code = run_demo(out)
+    except BouclierError as e:
+        fail(str(e))
+    raise typer.Exit(code)
+
+
+def run() -> None:
+    try:
+        app()
+    except BouclierError as e:  # anything not caught closer to the user
+        err.print(f"[bold red]error:[/] {e}")
+        sys.exit(1)

@@ -1,0 +1,54 @@
+"""Verdicts from scores, with thresholds that the benchmark calibrates (bouclier/thresholds.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+
+IDENTICAL = "identical"
+NEAR_DUPLICATE = "near-duplicate"
+DERIVATIVE = "manipulated-derivative"
+NO_MATCH = "no-match"
+VERDICTS = (IDENTICAL, NEAR_DUPLICATE, DERIVATIVE, NO_MATCH)
+RANK = {IDENTICAL: 3, NEAR_DUPLICATE: 2, DERIVATIVE: 2, NO_MATCH: 0}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    pdq_distance: int = 31  # HMA / StopNCII default
+    min_inliers: int = 10  # geometric verification; calibrated by `bouclier bench`
+    min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
+    candidates: int = 8  # protected photos verified per suspect
+    calibrated_by: str = "default"
+
+    @classmethod
+    def default(cls) -> "Thresholds":
+        """The shipped, benchmark-calibrated thresholds."""
+        try:
+            data = json.loads(resources.files("bouclier").joinpath("thresholds.json").read_text())
+        except FileNotFoundError:
+            return cls()
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Thresholds":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(*, same_bytes: bool, pdq_distance: int | None, pdq_variant: int | None, inliers: int,
+           edited_fraction: float | None, th: Thresholds) -> str:
+    """One protected photo against one suspect."""
+    if same_bytes or (pdq_distance == 0 and pdq_variant == 0):
+        return IDENTICAL
+    if inliers >= th.min_inliers:
+        if edited_fraction is not None and edited_fraction >= th.min_edited_fraction:
+            return DERIVATIVE
+        return NEAR_DUPLICATE
+    if pdq_distance is not None and pdq_distance <= th.pdq_distance:
+        return NEAR_DUPLICATE
+    return NO_MATCH

@@ -1,0 +1,18 @@
+"""Errors that bouclier reports to people (never a traceback)."""
+
+
+class BouclierError(Exception):
+    """Base class: a message meant for the user."""
+
+
+class ImageError(BouclierError):
+    """An image could not be loaded safely. Names the file and the reason."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+class FormatError(BouclierError):
+    """A fingerprint, bundle or exchange file is malformed or of an unknown version."""

@@ -1,0 +1,182 @@
+"""The matching engine: protected fingerprints in, verdicts out. Used by the CLI and the service.
+
+index (PDQ + local descriptors) -> candidates -> verify (geometry) -> localise (edit grid) -> decide.
+Not thread-safe: callers serialise access (the service holds a lock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from .decide import NO_MATCH, RANK, Thresholds, decide
+from .fingerprint import Fingerprint, Query
+from .localise import EditMap, localise
+from .signals import REGISTRY
+from .signals.base import work_size
+from .verify import Alignment, verify
+
+ALGORITHM = "bouclier-orb-grid"
+ALGORITHM_VERSION = 1
+
+
+def algorithm_info() -> dict:
+    return {"name": ALGORITHM, "version": ALGORITHM_VERSION, "tool_version": __version__,
+            "signals": {n: k.version for n, k in REGISTRY.items()}}
+
+
+@dataclass
+class MatchResult:
+    verdict: str
+    key: str | None = None
+    fingerprint: Fingerprint | None = None
+    edited_fraction: float | None = None
+    scores: dict = field(default_factory=dict)
+    alignment: Alignment | None = None
+    edit_map: EditMap | None = None
+    thresholds: Thresholds | None = None
+
+    @property
+    def protected(self) -> str | None:
+        if self.fingerprint is None:
+            return None
+        return self.fingerprint.label or self.fingerprint.id
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "protected": self.protected,
+            "protected_id": self.fingerprint.id if self.fingerprint else None,
+            "key": self.key,
+            "edited_fraction": None if self.edited_fraction is None else round(self.edited_fraction, 4),
+            "scores": self.scores,
+            "transform": self.alignment.describe() if self.alignment else None,
+            "algorithm": algorithm_info(),
+            "thresholds": (self.thresholds or Thresholds.default()).to_dict(),
+        }
+
+
+class Matcher:
+    def __init__(self, thresholds: Thresholds | None = None):
+        self.thresholds = thresholds or Thresholds.default()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._fps: list[Fingerprint | None] = []
+        self._keys: list[str | None] = []
+        self._slot: dict[str, int] = {}
+        self._by_sha: dict[str, set[int]] = {}
+        self._indexes = {n: k.make_index() for n, k in REGISTRY.items() if k.make_index() is not None}
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._slot
+
+    def keys(self) -> list[str]:
+        return list(self._slot)
+
+    def add(self, key: str, fp: Fingerprint) -> None:
+        """Index a protected fingerprint under a unique key (an existing key is replaced)."""
+        if key in self._slot:
+            self.remove(key)
+        slot = len(self._fps)
+        self._fps.append(fp)
+        self._keys.append(key)
+        self._slot[key] = slot
+        self._by_sha.setdefault(fp.sha256, set()).add(slot)
+        for name, index in self._indexes.items():
+            if name in fp.signals:
+                index.add(slot, fp.signals[name])
+
+    def remove(self, key: str) -> bool:
+        """Withdraw a fingerprint: from this call on, it can never be matched."""
+        slot = self._slot.pop(key, None)
+        if slot is None:
+            return False
+        fp = self._fps[slot]
+        self._fps[slot] = None
+        self._keys[slot] = None
+        self._by_sha.get(fp.sha256, set()).discard(slot)
+        dead = len(self._fps) - len(self._slot)
+        if dead > 1000 and dead > len(self._fps) // 4:
+            self._compact()
+        return True
+
+    def _compact(self) -> None:
+        live = [(k, self._fps[s]) for k, s in self._slot.items()]
+        self._reset()
+        for k, fp in live:
+            self.add(k, fp)
+
+    def match(self, image) -> MatchResult:
+        return self.match_query(Query.compute(image))
+
+    def candidates(self, q: Query) -> list[int]:
+        found: dict[int, tuple[float, float]] = {}  # slot -> (pdq score, votes)
+        if "pdq" in self._indexes:
+            for s, v in self._indexes["pdq"].search(q.pdq).items():
+                found[s] = (v, found.get(s, (0, 0))[1])
+        if "orb" in self._indexes:
+            for s, v in self._indexes["orb"].search(q.keypoints).items():
+                found[s] = (found.get(s, (0, 0))[0], v)
+        for s in self._by_sha.get(q.sha256, ()):
+            found[s] = (1e9, 0)
+        live = [(s, sc) for s, sc in found.items() if self._fps[s] is not None]
+        live.sort(key=lambda x: (-x[1][0], -x[1][1]))
+        return [s for s, _ in live[: self.thresholds.candidates]]
+
+    def compare(self, q: Query, fp: Fingerprint) -> MatchResult:
+        """Verdict of one suspect against one protected fingerprint."""
+        th = self.thresholds
+        scores: dict = {}
+        pdq_d = variant = None
+        if fp.pdq is not None:
+            pdq_d, variant = q.pdq.best(fp.pdq.hash)
+            scores.update(pdq_distance=pdq_d, pdq_variant=variant, pdq_quality=fp.pdq.quality)
+        alignment = edit_map = None
+        edited = None
+        kp = fp.signals.get("orb")
+        if kp is not None:
+            alignment = verify(kp, q.keypoints)
+            scores["inliers"] = alignment.inliers if alignment else 0
+            scores["tentative_matches"] = alignment.tentative if alignment else 0
+            scores["protected_keypoints"] = len(kp.xy)
+        grid = fp.signals.get("grid")
+        if alignment is not None and grid is not None and alignment.inliers >= th.min_inliers:
+            pw, ph = work_size(fp.width, fp.height)
+            edit_map = localise(grid, q.grid, alignment, pw, ph)
+            edited = edit_map.edited_fraction
+            scores["visible_fraction"] = round(edit_map.visible_fraction, 4)
+            scores["coverage"] = round(1 - edited, 4)
+        verdict = decide(same_bytes=q.sha256 == fp.sha256, pdq_distance=pdq_d, pdq_variant=variant,
+                         inliers=scores.get("inliers", 0), edited_fraction=edited, th=th)
+        return MatchResult(verdict, None, fp, edited if verdict != NO_MATCH else None, scores,
+                           alignment if verdict != NO_MATCH else None, edit_map, th)
+
+    def match_query(self, q: Query) -> MatchResult:
+        best: MatchResult | None = None
+        considered = 0
+        for slot in self.candidates(q):
+            considered += 1
+            r = self.compare(q, self._fps[slot])
+            r.key = self._keys[slot]
+            if best is None or _better(r, best):
+                best = r
+        if best is None or best.verdict == NO_MATCH:
+            scores = {"candidates": considered}
+            if best is not None:
+                scores["best_inliers"] = best.scores.get("inliers", 0)
+                scores["best_pdq_distance"] = best.scores.get("pdq_distance")
+            return MatchResult(NO_MATCH, scores=scores, thresholds=self.thresholds)
+        best.scores["candidates"] = considered
+        return best
+
+
+def _better(a: MatchResult, b: MatchResult) -> bool:
+    ka = (RANK[a.verdict], a.scores.get("inliers", 0), -(a.scores.get("pdq_distance") or 256))
+    kb = (RANK[b.verdict], b.scores.get("inliers", 0), -(b.scores.get("pdq_distance") or 256))
+    return ka > kb

@@ -1,0 +1,161 @@
+"""Geometric verification: is the suspect a geometric copy of a protected photo, and by which transform?
+
+Tentative one-to-one descriptor matches are filtered by a vote on the ORB orientation difference,
+a similarity transform (rotation, scale, translation) is fitted with RANSAC, then every protected
+keypoint is looked for again near where the transform puts it (guided matching) and the transform
+is refitted. Mirrored copies are matched on the suspect's mirror image and the mirror is composed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import faiss
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .signals.keypoints import KeypointQuery, Keypoints
+
+MATCH_FRACTION = 0.30  # tentative match: Hamming distance <= 30 % of the descriptor bits
+GUIDED_FRACTION = 0.36  # guided match: looser, since the position must also agree
+RANSAC_PX = 5.0  # reprojection threshold, working pixels (long side 512)
+GUIDED_PX = 0.0  # guided re-matching off: it inflated chance matches (see docs/matching.md)
+MIN_SCALE, MAX_SCALE = 0.3, 3.5  # suspect vs protected, both at working size
+ANGLE_BIN = 15
+
+
+@dataclass
+class Alignment:
+    matrix: np.ndarray  # 2x3: protected working pixels -> suspect working pixels (mirror included)
+    mirrored: bool
+    inliers: int
+    tentative: int
+    protected_inliers: np.ndarray  # indices of protected keypoints that are inliers
+
+    @property
+    def scale(self) -> float:
+        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    @property
+    def rotation(self) -> float:
+        """Rotation in degrees (of the unmirrored part)."""
+        a, b = self.matrix[0, 0], self.matrix[1, 0]
+        if self.mirrored:
+            a = -a
+        return float(np.degrees(np.arctan2(b, a)))
+
+    def describe(self) -> dict:
+        return {"matrix": [[round(float(v), 5) for v in row] for row in self.matrix], "mirrored": self.mirrored,
+                "scale": round(self.scale, 4), "rotation_deg": round(self.rotation, 2)}
+
+
+def _one_to_one(rows: np.ndarray, cols: np.ndarray, d: np.ndarray, max_d: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy one-to-one pairs (protected i, suspect j) by increasing distance."""
+    keep = (d <= max_d) & (cols >= 0)
+    rows, cols, d = rows[keep], cols[keep], d[keep]
+    order = np.argsort(d, kind="stable")
+    used_r, used_c, pi, qi = set(), set(), [], []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
+        if r in used_r or c in used_c:
+            continue
+        used_r.add(r)
+        used_c.add(c)
+        pi.append(r)
+        qi.append(c)
+    return np.array(pi, int), np.array(qi, int)
+
+
+def _angle_filter(pang: np.ndarray, qang: np.ndarray) -> np.ndarray:
+    """Keep matches whose orientation difference agrees with the dominant one (±2 bins)."""
+    da = (qang - pang) % 360
+    nb = 360 // ANGLE_BIN
+    hist = np.bincount((da // ANGLE_BIN).astype(int) % nb, minlength=nb)
+    smooth = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    centre = (np.argmax(smooth) + 0.5) * ANGLE_BIN
+    return np.abs((da - centre + 180) % 360 - 180) <= 2 * ANGLE_BIN
+
+
+def _fit(src: np.ndarray, dst: np.ndarray, px: float) -> tuple[np.ndarray | None, np.ndarray]:
+    if len(src) < 3:
+        return None, np.zeros(0, bool)
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=px,
+                                         maxIters=2000, confidence=0.995, refineIters=10)
+    if m is None:
+        return None, np.zeros(len(src), bool)
+    s = np.sqrt(abs(np.linalg.det(m[:, :2])))
+    if not MIN_SCALE <= s <= MAX_SCALE:
+        return None, np.zeros(len(src), bool)
+    return m, inl.ravel().astype(bool)
+
+
+class _Side:
+    """One orientation of the suspect, with search structures built once and reused per candidate."""
+
+    def __init__(self, xy: np.ndarray, ang: np.ndarray, desc: np.ndarray):
+        self.xy, self.ang, self.desc = xy, ang, desc
+        self._index: dict[int, faiss.IndexBinaryFlat] = {}
+        self.tree = cKDTree(xy) if len(xy) else None
+
+    def index(self, nb: int) -> faiss.IndexBinaryFlat:
+        if nb not in self._index:
+            ix = faiss.IndexBinaryFlat(nb * 8)
+            ix.add(np.ascontiguousarray(self.desc[:, :nb]))
+            self._index[nb] = ix
+        return self._index[nb]
+
+
+def _sides(query: KeypointQuery) -> list[_Side]:
+    if getattr(query, "_sides", None) is None:
+        query._sides = [_Side(*o) for o in query.orientations]
+    return query._sides
+
+
+def _verify_one(prot: Keypoints, side: _Side):
+    nb = prot.desc.shape[1]
+    bits = nb * 8
+    if len(prot.xy) < 3 or len(side.xy) < 3:
+        return None
+    d, j = side.index(nb).search(prot.desc, 2)
+    rows = np.repeat(np.arange(len(prot.xy)), 2)
+    pi, qi = _one_to_one(rows, j.ravel(), d.ravel().astype(np.float32), MATCH_FRACTION * bits)
+    tentative = len(pi)
+    if tentative < 3:
+        return None
+    keep = _angle_filter(prot.angle[pi], side.ang[qi])
+    pi, qi = pi[keep], qi[keep]
+    m, inl = _fit(prot.xy[pi], side.xy[qi], RANSAC_PX)
+    if m is None or inl.sum() < 3:
+        return None
+    # Guided matching: each protected keypoint near its projection, by descriptor distance.
+    # Radii shrink with the scale, so a shrinking transform cannot harvest dense keypoints.
+    s = min(1.0, float(np.sqrt(abs(np.linalg.det(m[:, :2])))))
+    proj = prot.xy @ m[:, :2].T + m[:, 2]
+    near = side.tree.query_ball_point(proj, GUIDED_PX * s) if GUIDED_PX > 0 else [[] for _ in proj]
+    gr = np.array([i for i, js in enumerate(near) for _ in js], int)
+    gc = np.array([j for js in near for j in js], int)
+    if len(gr):
+        gd = np.bitwise_count(prot.desc[gr] ^ side.desc[gc, :nb]).sum(axis=1).astype(np.float32)
+        gpi, gqi = _one_to_one(gr, gc, gd, GUIDED_FRACTION * bits)
+        if len(gpi) >= inl.sum():
+            m2, inl2 = _fit(prot.xy[gpi], side.xy[gqi], RANSAC_PX * 0.8 * s)
+            if m2 is not None and inl2.sum() >= inl.sum():
+                return m2, int(inl2.sum()), tentative, gpi[inl2]
+    return m, int(inl.sum()), tentative, pi[inl]
+
+
+def verify(prot: Keypoints, query: KeypointQuery) -> Alignment | None:
+    """Best alignment of a protected photo's keypoints into the suspect, or None."""
+    best: Alignment | None = None
+    for o, side in enumerate(_sides(query)):
+        r = _verify_one(prot, side)
+        if r is None:
+            continue
+        m, n, tentative, pin = r
+        mirrored = o == 1
+        if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
+            flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
+            m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
+        if best is None or n > best.inliers:
+            best = Alignment(m, mirrored, n, tentative, pin)
+    return best
