@@ -10,7 +10,7 @@ export BOUCLIER_CACHE ?= $(CURDIR)/.cache
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[bench,test,serve]'
+	$(BIN)/pip install -q -e '.[bench,test,serve,pdf]'
 	touch $(STAMP)
 
 venv: $(STAMP)

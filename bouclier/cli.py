@@ -162,6 +162,52 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for th
     raise typer.Exit(code)
 
 
+@app.command()
+def bench(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Folder of photos (default: `make bench-data`'s)."),
+    out: Path = typer.Option(Path("bench-results"), "--out", help="Folder for results.json, results.md, plots."),
+    quick: bool = typer.Option(False, "--quick", help="Small smoke run (under 5 minutes)."),
+    seed: int = typer.Option(1, "--seed"),
+    workers: int = typer.Option(2, "--workers", help="Worker processes."),
+    write_thresholds: bool = typer.Option(False, "--write-thresholds",
+                                          help="Install the calibrated thresholds as the engine's defaults."),
+) -> None:
+    """Benchmark derivative detection, localisation, speed and scale against PDQ and pHash."""
+    from importlib import resources
+
+    from .bench.run import run_bench
+
+    with progress() as prog:
+        tasks = {}
+
+        def bar(name, total):
+            tasks[name] = prog.add_task(name, total=total)
+            return lambda n=1: prog.advance(tasks[name], n)
+
+        try:
+            res = run_bench(corpus, out, quick=quick, seed=seed, workers=workers, progress=bar)
+        except BouclierError as e:
+            fail(str(e))
+    Console().print((out / "results.md").read_text())
+    err.print(f"results: {out / 'results.json'}, {out / 'results.md'}, plots in {out}/")
+    if write_thresholds:
+        target = Path(str(resources.files("bouclier").joinpath("thresholds.json")))
+        target.write_text(json.dumps(res["calibrated_thresholds"], indent=1) + "\n")
+        err.print(f"calibrated thresholds written to {target}")
+
+
+def _mount_service() -> None:
+    from .service.cli import audit_app, db_app, keys_app, serve
+
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
+
+
+_mount_service()
+
+
 def run() -> None:
     try:
         app()

@@ -1,0 +1,110 @@
+"""The in-memory matching index: one engine Matcher per bank, behind one lock.
+
+Rebuilt from the store at start; then follows submits (added after commit) and withdrawals (removed
+before commit, restored if the commit fails), so a withdrawn fingerprint can never match once its
+DELETE has been answered. Keys are fingerprint uids, never reused; `_dead` remembers removed uids so
+that a late `add` (a submit racing its own withdrawal) cannot resurrect one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from . import engine
+
+
+@dataclass(frozen=True)
+class Entry:
+    uid: str
+    bank: str
+    case_id: str | None  # None for imported hashes
+    position: int
+    source: str
+    fp: engine.Fingerprint
+
+
+@dataclass
+class _Bank:
+    matcher: engine.Matcher
+    enabled: bool
+    thresholds: dict | None
+
+
+class Index:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._banks: dict[str, _Bank] = {}
+        self._entries: dict[str, Entry] = {}
+        self._dead: set[str] = set()
+        self._empty: engine.Matcher | None = None
+
+    def configure_bank(self, name: str, enabled: bool, thresholds: dict | None) -> None:
+        """Create or reconfigure a bank (a threshold change rebuilds that bank's matcher from memory)."""
+        with self._lock:
+            b = self._banks.get(name)
+            if b is None or b.thresholds != thresholds:
+                m = engine.new_matcher(thresholds)
+                for e in self._entries.values():
+                    if e.bank == name:
+                        m.add(e.uid, e.fp)
+                self._banks[name] = _Bank(m, enabled, thresholds)
+            else:
+                b.enabled = enabled
+
+    def add(self, entries: list[Entry]) -> None:
+        with self._lock:
+            for e in entries:
+                if e.uid in self._dead:
+                    continue
+                self._banks[e.bank].matcher.add(e.uid, e.fp)
+                self._entries[e.uid] = e
+
+    def remove(self, uids: list[str]) -> list[Entry]:
+        """Remove now; returns what was removed (for `restore` if the store then fails)."""
+        out = []
+        with self._lock:
+            for uid in uids:
+                self._dead.add(uid)
+                e = self._entries.pop(uid, None)
+                if e is not None:
+                    self._banks[e.bank].matcher.remove(uid)
+                    out.append(e)
+        return out
+
+    def restore(self, entries: list[Entry]) -> None:
+        with self._lock:
+            for e in entries:
+                self._dead.discard(e.uid)
+        self.add(entries)
+
+    def match(self, query: engine.Query, bank: str | None = None) -> tuple[engine.MatchResult, Entry | None, str | None]:
+        """Best result over the enabled banks (or one bank): (result, matched entry, bank name)."""
+        best = best_entry = best_bank = None
+        with self._lock:
+            for name, b in self._banks.items():
+                if (bank is not None and name != bank) or not b.enabled or len(b.matcher) == 0:
+                    continue
+                r = b.matcher.match_query(query)
+                if best is None or _rank(r) > _rank(best):
+                    best, best_bank = r, name
+                    best_entry = self._entries.get(r.key) if r.key else None
+            if best is None:  # nothing indexed: ask an empty matcher for a well-formed no-match
+                self._empty = self._empty or engine.new_matcher(None)
+                best = self._empty.match_query(query)
+        if best_entry is None:
+            best_bank = None
+        return best, best_entry, best_bank
+
+    def sizes(self) -> dict[str, int]:
+        with self._lock:
+            return {name: len(b.matcher) for name, b in self._banks.items()}
+
+    def __contains__(self, uid: str) -> bool:
+        with self._lock:
+            return uid in self._entries
+
+
+def _rank(r: engine.MatchResult) -> tuple:
+    return (engine.VERDICT_ORDER.get(r.verdict, 0), r.scores.get("inliers", 0),
+            -(r.scores.get("pdq_distance") if r.scores.get("pdq_distance") is not None else 256))
