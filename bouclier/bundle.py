@@ -61,7 +61,7 @@ def loads(data: bytes) -> Bundle:
     off += 4
     try:
         meta = json.loads(body[off : off + n].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, over-long int, too deep nesting
         raise FormatError(f"bundle metadata is not valid JSON: {e}") from None
     off += n
     if off + 4 > len(body):

@@ -25,7 +25,7 @@ _HEAD = struct.Struct("<4sBBII32s")  # magic, version, flags, width, height, sha
 
 
 def _crc_ok(data: bytes, what: str) -> bytes:
-    if len(data) < 4 + _HEAD.size:
+    if len(data) < 4 + _HEAD.size + 2:  # + label length and signal count bytes
         raise FormatError(f"{what}: truncated ({len(data)} bytes)")
     body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
     if zlib.crc32(body) != crc:

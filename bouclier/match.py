@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import faiss
 import numpy as np
 
 from . import __version__
@@ -17,6 +18,9 @@ from .localise import EditMap, localise
 from .signals import REGISTRY
 from .signals.base import work_size
 from .verify import Alignment, verify
+
+# One match is small work: faiss's thread pool only adds contention (1.7 s vs 9 ms seen under load).
+faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
 ALGORITHM_VERSION = 1

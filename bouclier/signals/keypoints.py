@@ -24,6 +24,7 @@ from .base import Signal, SignalIndex, View, need, register
 PROTECT_KEYPOINTS = 128
 DESCRIPTOR_BITS = 128
 QUERY_KEYPOINTS = 2500
+PROTECT_CANDIDATES = 2000  # ORB keypoints detected before the spread selection
 SPREAD_GRID = 6  # keypoints are chosen per cell of a 6x6 grid, strongest first
 
 
@@ -74,7 +75,7 @@ class Keypoints(Signal):
     def compute(cls, view: View, k: int | None = None, bits: int | None = None) -> "Keypoints":
         k, bits = k or PROTECT_KEYPOINTS, bits or DESCRIPTOR_BITS
         gray = view.gray
-        xy, ang, resp, desc = _detect(gray, 2000)
+        xy, ang, resp, desc = _detect(gray, PROTECT_CANDIDATES)
         idx = _spread(xy, resp, gray.shape, k) if len(xy) else np.zeros(0, int)
         kp = cls(gray.shape[1], gray.shape[0], xy[idx], ang[idx], np.ascontiguousarray(desc[idx, : bits // 8]))
         return kp.quantised()
@@ -151,27 +152,31 @@ class KeypointQuery:
             ang = np.frombuffer(data, "<f4", n, off + 8 * n).astype(np.float32)
             desc = np.frombuffer(data, np.uint8, 32 * n, off + 12 * n).reshape(n, 32).copy()
             off += 44 * n
+            if not (np.isfinite(xy).all() and np.isfinite(ang).all()):
+                raise FormatError("orb query: positions and angles must be finite numbers")
             ors.append((xy, ang, desc))
         return cls(w, h, ors)
 
 
 RETRIEVAL_PER_ORIENTATION = 1000  # strongest suspect descriptors used for candidate retrieval
 RETRIEVAL_NEIGHBOURS = 3
-FLAT_LIMIT = 300_000  # descriptors; above this an IVF index is used
+FLAT_LIMIT = 50_000  # descriptors (~400 photos); above this an IVF index is used
+IVF_REGROW = 8  # retrain the IVF when it has grown this many times since training
 
 
 class DescriptorIndex(SignalIndex):
     """All protected descriptors in one faiss binary index; votes of suspect descriptors per photo."""
 
-    def __init__(self, bits: int | None = None, max_distance: int | None = None, nprobe: int = 16):
+    def __init__(self, bits: int | None = None, max_distance: int | None = None, nprobe: int = 48):
         self.bits = bits = bits or DESCRIPTOR_BITS
         self.max_distance = max_distance if max_distance is not None else bits // 4
         self.nprobe = nprobe
         self.index = faiss.IndexBinaryFlat(bits)
-        self.owner = np.zeros(0, np.int64)  # row -> slot
-        self.angle_bin = np.zeros(0, np.int64)  # row -> ORB angle in ANGLE_BINS steps
+        self.owner = np.zeros(0, np.int32)  # row -> slot
+        self.angle_bin = np.zeros(0, np.uint8)  # row -> ORB angle in ANGLE_BINS steps
         self._pending: list[tuple[int, np.ndarray]] = []
         self.photos = 0
+        self._trained_on = 0
 
     def __len__(self) -> int:
         return self.photos
@@ -188,24 +193,43 @@ class DescriptorIndex(SignalIndex):
         if not self._pending:
             return
         descs = np.concatenate([d for _, d, _ in self._pending])
-        owners = np.concatenate([np.full(len(d), s, np.int64) for s, d, _ in self._pending])
+        owners = np.concatenate([np.full(len(d), s, np.int32) for s, d, _ in self._pending])
         bins = np.concatenate([_angle_bins(a) for _, _, a in self._pending])
         self._pending = []
         total = self.index.ntotal + len(descs)
-        if isinstance(self.index, faiss.IndexBinaryFlat) and total > FLAT_LIMIT:
-            old = faiss.vector_to_array(self.index.xb).reshape(-1, self.bits // 8)
-            allx = np.concatenate([old, descs])
-            nlist = int(4 * np.sqrt(len(allx)))
-            ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, nlist)
-            rng = np.random.default_rng(0)
-            ivf.train(allx[rng.choice(len(allx), min(len(allx), nlist * 40), replace=False)])
-            ivf.add(allx)
-            ivf.nprobe = self.nprobe
-            self.index = ivf
+        flat = isinstance(self.index, faiss.IndexBinaryFlat)
+        if (flat and total > FLAT_LIMIT) or (not flat and total > IVF_REGROW * self._trained_on):
+            self._rebuild(np.concatenate([self._codes(), descs]))
         else:
             self.index.add(descs)
         self.owner = np.concatenate([self.owner, owners])
         self.angle_bin = np.concatenate([self.angle_bin, bins])
+
+    def _codes(self) -> np.ndarray:
+        """Every stored descriptor, in row order."""
+        nb = self.bits // 8
+        if isinstance(self.index, faiss.IndexBinaryFlat):
+            return faiss.vector_to_array(self.index.xb).reshape(-1, nb)
+        out = np.zeros((self.index.ntotal, nb), np.uint8)
+        invlists = self.index.invlists
+        for lst in range(self.index.nlist):
+            n = invlists.list_size(lst)
+            if n:
+                ids = faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy()
+                codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * nb).copy().reshape(n, nb)
+                out[ids] = codes
+        return out
+
+    def _rebuild(self, codes: np.ndarray) -> None:
+        """IVF with about 4 sqrt(n) lists, trained on a sample; redone when the index grows 8-fold."""
+        nlist = int(4 * np.sqrt(len(codes)))
+        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, nlist)
+        rng = np.random.default_rng(0)
+        ivf.train(codes[rng.choice(len(codes), min(len(codes), nlist * 40), replace=False)])
+        ivf.add(codes)
+        ivf.nprobe = self.nprobe
+        self.index = ivf
+        self._trained_on = len(codes)
 
     def search(self, query: KeypointQuery) -> dict[int, float]:
         """Votes per photo, counting only suspect descriptors whose orientation change agrees.
@@ -227,8 +251,8 @@ class DescriptorIndex(SignalIndex):
             if not len(rows):
                 continue
             hit = ids[rows, cols]
-            slots = self.owner[hit]
-            dbin = (_angle_bins(ang[:RETRIEVAL_PER_ORIENTATION])[rows] - self.angle_bin[hit]) % ANGLE_BINS
+            slots = self.owner[hit].astype(np.int64)
+            dbin = (_angle_bins(ang[:RETRIEVAL_PER_ORIENTATION])[rows].astype(np.int64) - self.angle_bin[hit]) % ANGLE_BINS
             # unique (slot, bin, suspect keypoint), then count per (slot, bin) with both neighbour bins
             key = np.unique((slots * ANGLE_BINS + dbin) * len(q) + rows)
             sb = key // len(q)
@@ -248,4 +272,4 @@ ANGLE_BINS = 16
 
 
 def _angle_bins(angle: np.ndarray) -> np.ndarray:
-    return (np.asarray(angle) * ANGLE_BINS / 360).astype(np.int64) % ANGLE_BINS
+    return ((np.asarray(angle) * ANGLE_BINS / 360).astype(np.int64) % ANGLE_BINS).astype(np.uint8)

@@ -1,0 +1,101 @@
+"""Benchmark queries: make a benign derivative, ask every method, keep the outcome (worker side).
+
+Runs in worker processes: each worker builds its own matcher from the bundle bytes once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import imagehash
+import numpy as np
+from PIL import Image as PILImage
+
+from .. import bundle as bundle_mod
+from ..decide import Thresholds
+from ..fingerprint import Query
+from ..load import load, load_array
+from ..match import Matcher
+from ..signals import View
+from ..signals.base import WORK_SIDE
+from .edits import make_derivative
+from .metrics import iou
+
+# Permissive matcher: the benchmark sweeps the inlier threshold itself.
+PERMISSIVE = Thresholds(min_inliers=4, min_edited_fraction=0.0, calibrated_by="benchmark sweep")
+
+
+@dataclass
+class Task:
+    photo: str  # photo id (the protected key for protected photos)
+    path: str
+    mask: str | None
+    kind: str  # "protected" | "distractor"
+    split: str  # "calibration" | "test"
+    donor: str | None
+    seed: int
+    specs: list[tuple[float, int]]  # (area, n_transforms) per variant
+
+
+_W: dict = {}
+
+
+def init_worker(bundle_bytes: bytes, pdq: np.ndarray, phash: np.ndarray, ids: list[str]) -> None:
+    cv2.setNumThreads(1)
+    m = Matcher(PERMISSIVE)
+    for fp in bundle_mod.loads(bundle_bytes).fingerprints:
+        m.add(fp.label, fp)
+    _W.update(matcher=m, pdq=pdq, phash=phash, ids=ids)
+
+
+def phash64(rgb: np.ndarray) -> np.ndarray:
+    """pHash (imagehash) as 8 packed bytes."""
+    h = imagehash.phash(PILImage.fromarray(rgb))
+    return np.packbits(h.hash.astype(np.uint8).ravel())
+
+
+def _nearest(codes: np.ndarray, q: np.ndarray) -> tuple[int, int]:
+    d = np.bitwise_count(codes ^ q[None, :]).sum(axis=1)
+    i = int(np.argmin(d))
+    return i, int(d[i])
+
+
+def run_task(t: Task) -> list[dict]:
+    m: Matcher = _W["matcher"]
+    ids = _W["ids"]
+    rng = np.random.default_rng(t.seed)
+    base = load(t.path).pixels
+    person = cv2.imread(t.mask, cv2.IMREAD_GRAYSCALE) if t.mask else None
+    donor = load(t.donor).pixels if t.donor else None
+    out = []
+    for area, n_tr in t.specs:
+        d = make_derivative(base, rng, area=area, n_transforms=n_tr, person_mask=person, donor=donor)
+        rec = {"photo": t.photo, "kind": t.kind, "split": t.split, "area": area, "fill": d.fill,
+               "shape": d.shape, "transforms": d.transforms, "methods": {}}
+        t0 = time.perf_counter()
+        img = load_array(d.pixels)
+        view = View(img.pixels)
+        q = Query.compute(img, view)
+        t1 = time.perf_counter()
+        r = m.match_query(q)
+        t2 = time.perf_counter()
+        rec["ms"] = {"query": (t1 - t0) * 1000, "match": (t2 - t1) * 1000}
+        policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
+        found = r.key if r.verdict != "no-match" else None
+        rec["methods"]["bouclier"] = {"photo": found, "score": 1e6 if policy else float(r.scores.get("inliers", 0)),
+                                      "verdict": r.verdict, "edited_fraction": r.edited_fraction}
+        if found == t.photo and r.edit_map is not None and area > 0:
+            h, w = d.pixels.shape[:2]
+            pred = r.edit_map.suspect_mask(q.grid.work_width, q.grid.work_height, w, h)
+            rec["iou"] = iou(pred, d.edited_mask)
+        pdq = _W["pdq"]
+        i, dist = _nearest(pdq, np.frombuffer(q.pdq.hashes[0], np.uint8))
+        rec["methods"]["pdq"] = {"photo": ids[i], "score": -dist, "distance": dist}
+        best = min((_nearest(pdq, np.frombuffer(h_, np.uint8)) for h_ in q.pdq.hashes), key=lambda x: x[1])
+        rec["methods"]["pdq-dihedral"] = {"photo": ids[best[0]], "score": -best[1], "distance": best[1]}
+        i, dist = _nearest(_W["phash"], phash64(d.pixels))
+        rec["methods"]["phash"] = {"photo": ids[i], "score": -dist, "distance": dist}
+        out.append(rec)
+    return out

@@ -1,0 +1,121 @@
+"""Benchmark outputs: a Markdown summary and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+
+METHOD_NAMES = {"bouclier": "bouclier", "pdq": "PDQ (HMA/StopNCII)", "pdq-dihedral": "PDQ + 8 dihedral", "phash": "pHash"}
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def write_markdown(res: dict, path: Path) -> None:
+    c = res["corpus"]
+    q = c["queries"]
+    lines = [
+        f"Corpus: **{c['name']}** ({c['source']}), {c['photos']} photos: {c['protected']} protected "
+        f"({c['calibration_protected']} for calibration), {c['distractors']} distractors never protected "
+        f"({c['calibration_distractors']} for calibration). Test queries: {q['test_protected']} derivatives of "
+        f"protected photos, {q['test_distractor']} of distractors. Seed {res['seed']}.",
+        "",
+        "| method | recall @ 1 % FA | recall @ 0.1 % FA | recall @ 0.01 % FA | right photo (top-1) |",
+        "|---|---|---|---|---|",
+    ]
+    for m, name in METHOD_NAMES.items():
+        r = res[m]["recall_at_far"]
+        lines.append(f"| {name} | {_pct(r['0.01'])} | {_pct(r['0.001'])} | {_pct(r['0.0001'])} | "
+                     f"{_pct(res[m]['right_photo_accuracy'])} |")
+    for m in ("pdq", "pdq-dihedral"):
+        a = res[m]["at_distance_31"]
+        lines.append(f"\n{METHOD_NAMES[m]} at distance ≤ 31 (no calibration): recall {_pct(a['recall'])}, "
+                     f"false alarms {_pct(a['false_alarm_rate'])} per query.")
+    n_fa = q["test_distractor"] + q["test_protected"]
+    lines.append(f"\nFalse-alarm resolution: 1 in {n_fa} test queries; a rate below {1 / max(n_fa, 1):.5f} "
+                 "cannot be distinguished from zero on this corpus.")
+    b = res["bouclier"]
+    lines += ["", "Recall at 0.1 % false alarms, by edited area:", "",
+              "| edited area | " + " | ".join(METHOD_NAMES.values()) + " |", "|---|" + "---|" * len(METHOD_NAMES)]
+    areas = sorted(b["recall_by_area"], key=float)
+    for a in areas:
+        lines.append(f"| {float(a):.0%} | " + " | ".join(_pct(res[m]["recall_by_area"].get(a, {}).get("recall"))
+                                                        for m in METHOD_NAMES) + " |")
+    lines += ["", "By transform (a query with a chain counts for each transform in it):", "",
+              "| transform | n | " + " | ".join(METHOD_NAMES.values()) + " |", "|---|---|" + "---|" * len(METHOD_NAMES)]
+    for t, v in b["recall_by_transform"].items():
+        lines.append(f"| {t} | {v['n']} | " + " | ".join(_pct(res[m]["recall_by_transform"].get(t, {}).get("recall"))
+                                                         for m in METHOD_NAMES) + " |")
+    lines += ["", f"Localisation IoU (bouclier, from fingerprints only, right-photo matches of edited derivatives, "
+                  f"n={b['iou_n']}): mean {b['iou_mean'] or 0:.3f}, median {b['iou_median'] or 0:.3f}.",
+              f"Derivative vs near-duplicate verdict accuracy: {_pct(res['verdicts']['derivative_vs_near_duplicate_accuracy'])}."]
+    s = res["speed"]
+    lines += ["", "Speed (medians per photo, ms): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in s.items() if not k.startswith(("throughput", "fingerprint_over")) and isinstance(v, float)),
+        f"Fingerprint / decode: **{s['fingerprint_over_decode']:.2f}×** (decode at reduced size, the path bouclier "
+        f"uses); {s['fingerprint_over_full_decode']:.2f}× a full-size decode.",
+        f"Throughput: {s['throughput_1_process_per_s']:.1f} photos/s on 1 process, "
+        f"{s['throughput_2_processes_per_s']:.1f} on 2.", "",
+        "| protected photos | match p50 | match p99 | synthetic | peak RSS |", "|---|---|---|---|---|"]
+    for n, v in res["scale"].items():
+        lines.append(f"| {int(n):,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | {v['synthetic']:,} | {v['peak_rss_mb']:.0f} MB |")
+    by = res["bytes_per_photo"]
+    lines.append(f"\nBytes per protected photo: {by['storage_fingerprint_mean']:.0f} stored (max "
+                 f"{by['storage_fingerprint_max']}), about {by['index_in_memory_estimate']} in the in-memory index.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_plots(records: list[dict], res: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    test = [r for r in records if r["split"] == "test"]
+    n = max(len(test), 1)
+    fars = np.logspace(np.log10(max(1 / n, 1e-5)), -0.5, 40)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m, name in METHOD_NAMES.items():
+        ax.plot(fars, metrics.recall_curve(test, m, fars), label=name, lw=2 if m == "bouclier" else 1.3)
+    ax.set_xscale("log")
+    ax.set_xlabel("false alarms per query")
+    ax.set_ylabel("recall (right protected photo)")
+    ax.set_ylim(0, 1.02)
+    ax.axvline(1e-3, color="grey", ls=":", lw=1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Derivative detection (test split)")
+    fig.tight_layout()
+    fig.savefig(out / "recall_vs_far.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    areas = sorted(res["bouclier"]["recall_by_area"], key=float)
+    x = np.arange(len(areas))
+    for i, (m, name) in enumerate(METHOD_NAMES.items()):
+        ax.bar(x + (i - 1.5) * 0.2, [res[m]["recall_by_area"][a]["recall"] for a in areas], 0.2, label=name)
+    ax.set_xticks(x, [f"{float(a):.0%}" for a in areas])
+    ax.set_xlabel("area replaced (0 % = unedited copy)")
+    ax.set_ylabel("recall at 0.1 % false alarms")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title("Recall vs edited area")
+    fig.tight_layout()
+    fig.savefig(out / "recall_vs_area.png", dpi=120)
+    plt.close(fig)
+
+    ious = [r["iou"] for r in test if "iou" in r]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.hist(ious, bins=np.linspace(0, 1, 21), color="#4062bb")
+    ax.axvline(0.7, color="k", ls=":", lw=1, label="target 0.7")
+    ax.set_xlabel("IoU of the localised edit (suspect frame)")
+    ax.set_ylabel("queries")
+    ax.legend()
+    ax.set_title("Edit localisation from fingerprints alone")
+    fig.tight_layout()
+    fig.savefig(out / "iou_hist.png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,353 @@
+"""End-to-end tests of the `bouclier` command (protect, check) run as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from bouclier import bundle as bundle_mod
+from bouclier.load import encode_jpeg
+
+PROTECTED = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+
+
+def command() -> list[str]:
+    """The installed console script next to this Python, else the same entry point through -c."""
+    script = Path(sys.executable).with_name("bouclier")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-c", "from bouclier.cli import run; run()"]
+
+
+def bouclier(*args, cwd=None, **env_extra) -> subprocess.CompletedProcess:
+    # A wide terminal so Rich never wraps a file name across lines on stderr.
+    env = {**os.environ, "COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb", **env_extra}
+    return subprocess.run(command() + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env=env)
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def png_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    PILImage.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def png_bomb_header() -> bytes:
+    """A valid PNG header declaring 100,000 x 100,000 pixels, with a tiny IDAT."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+HOSTILE = {
+    "empty.jpg": (lambda photos: b"", "empty file"),
+    "truncated.jpg": (lambda photos: encode_jpeg(photos["coffee"], 90)[:3000], "truncated JPEG"),
+    "notes.jpg": (lambda photos: b"these are my holiday notes, not a photo\n" * 3, "not an image"),
+    "bomb.png": (lambda photos: png_bomb_header(), "pixel"),
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, photos, astronaut_derivative):
+    """Photos folder (good photos in a sub-folder too, plus hostile files), suspects, and bundles."""
+    root = tmp_path_factory.mktemp("cli")
+    album = root / "album"
+    (album / "trip").mkdir(parents=True)
+    for n in PROTECTED:
+        folder = album / "trip" if n == "rocket" else album
+        if n == "chelsea":
+            (folder / f"{n}.png").write_bytes(png_bytes(photos[n]))
+        else:
+            (folder / f"{n}.jpg").write_bytes(encode_jpeg(photos[n], 95))
+    for name, (make, _) in HOSTILE.items():
+        (album / name).write_bytes(make(photos))
+    (album / "notes.json").write_text("{}")  # a sidecar: skipped silently when walking a folder
+
+    suspects = root / "suspects"
+    suspects.mkdir()
+    (suspects / "derivative.jpg").write_bytes(astronaut_derivative.jpeg)
+    (suspects / "unrelated.jpg").write_bytes(encode_jpeg(photos["hubble_deep_field"], 85))
+    (suspects / "corrupt.jpg").write_bytes(encode_jpeg(photos["coffee"], 90)[:2000])
+    small = photos["chelsea"][::2, ::2]
+    (suspects / "small-copy.jpg").write_bytes(encode_jpeg(np.ascontiguousarray(small), 60))
+
+    bundle = root / "protected.bcl"
+    protect = bouclier("protect", album, "-o", bundle)
+    pdq_bundle = root / "pdq.bcl"
+    protect_pdq = bouclier("protect", album, "-o", pdq_bundle, "--pdq-only")
+    return {"root": root, "album": album, "suspects": suspects, "bundle": bundle, "protect": protect,
+            "pdq_bundle": pdq_bundle, "protect_pdq": protect_pdq}
+
+
+# --------------------------------------------------------------------------------------------------
+# protect
+
+
+def test_protect_skips_hostile_files_and_writes_bundle(workspace):
+    r = workspace["protect"]
+    assert r.returncode == 0, r.stderr
+    assert workspace["bundle"].is_file()
+    for name, (_, reason) in HOSTILE.items():
+        lines = [line for line in r.stderr.splitlines() if name in line]
+        assert len(lines) == 1, (name, r.stderr)
+        assert "skipped" in lines[0] and reason in lines[0], lines[0]
+    assert "notes.json" not in r.stderr
+    assert "protected 5 photo(s)" in r.stderr and "4 skipped" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bundle_holds_the_good_photos(workspace):
+    b = bundle_mod.read(workspace["bundle"])
+    labels = sorted(fp.label for fp in b.fingerprints)
+    assert labels == ["astronaut.jpg", "camera.jpg", "chelsea.png", "coffee.jpg", "rocket.jpg"]
+    assert all(set(fp.signals) == {"pdq", "orb", "grid"} for fp in b.fingerprints)
+    assert b.meta["count"] == 5 and b.meta["pdq_only"] is False and b.meta["tool"] == "bouclier"
+    by_label = {fp.label: fp for fp in b.fingerprints}
+    assert (by_label["coffee.jpg"].width, by_label["coffee.jpg"].height) == (600, 400)  # full size recorded
+
+
+def test_bundle_contains_no_pixels(workspace, photos):
+    data = workspace["bundle"].read_bytes()
+    assert len(data) / 5 <= 4096
+    for magic in (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"II*\x00", b"MM\x00*"):
+        assert magic not in data
+    # not even a small thumbnail: no run of 64 grey pixels of any protected photo's 64-wide copy
+    import cv2
+
+    for n in PROTECTED:
+        thumb = cv2.resize(cv2.cvtColor(photos[n], cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+        assert thumb[32].tobytes() not in data
+
+
+def test_pdq_only_bundle_is_small(workspace):
+    r = workspace["protect_pdq"]
+    assert r.returncode == 0, r.stderr
+    b = bundle_mod.read(workspace["pdq_bundle"])
+    assert len(b.fingerprints) == 5 and all(fp.pdq_only for fp in b.fingerprints)
+    # 89 bytes (header, PDQ record, CRC) plus the label, here the file name
+    overhead = [len(fp.to_bytes()) - len(fp.label.encode()) for fp in b.fingerprints]
+    assert max(overhead) < 100
+    size = workspace["pdq_bundle"].stat().st_size
+    assert size / 5 < 160  # fingerprints + a little metadata JSON
+    assert size * 10 < workspace["bundle"].stat().st_size
+
+
+def test_protect_with_label(tmp_path, workspace):
+    out = tmp_path / "labelled.bcl"
+    r = bouclier("protect", workspace["album"] / "coffee.jpg", workspace["album"] / "camera.jpg", "-o", out,
+                 "--label", "holiday")
+    assert r.returncode == 0, r.stderr
+    assert [fp.label for fp in bundle_mod.read(out).fingerprints] == ["holiday-001", "holiday-002"]
+
+
+def test_protect_only_bad_files_fails_without_bundle(tmp_path, workspace):
+    out = tmp_path / "none.bcl"
+    r = bouclier("protect", workspace["album"] / "empty.jpg", workspace["album"] / "notes.jpg", "-o", out)
+    assert r.returncode == 1
+    assert "no photo could be read" in r.stderr
+    assert not out.exists()
+
+
+def test_protect_missing_path_is_reported(tmp_path, workspace):
+    out = tmp_path / "b.bcl"
+    r = bouclier("protect", workspace["album"] / "coffee.jpg", tmp_path / "nope.jpg", "-o", out)
+    assert r.returncode == 0
+    assert "nope.jpg" in r.stderr and "no such file" in r.stderr
+    assert len(bundle_mod.read(out).fingerprints) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# check
+
+
+@pytest.fixture(scope="module")
+def checked(workspace):
+    s = workspace["suspects"]
+    r = bouclier("check", s / "derivative.jpg", s / "unrelated.jpg", s / "corrupt.jpg",
+                 workspace["album"] / "trip" / "rocket.jpg", "--against", workspace["bundle"], "--json")
+    return r, json_lines(r.stdout)
+
+
+def test_check_json_one_object_per_suspect(checked):
+    r, rows = checked
+    assert r.returncode == 0, r.stderr
+    assert len(rows) == 4 == len(r.stdout.strip().splitlines())
+    for row in rows:
+        assert {"file", "verdict", "protected", "edited_fraction", "scores"} <= set(row)
+        assert isinstance(row["scores"], dict)
+    assert [Path(row["file"]).name for row in rows] == ["derivative.jpg", "unrelated.jpg", "corrupt.jpg", "rocket.jpg"]
+
+
+def test_check_json_verdicts(checked, astronaut_derivative):
+    _, (deriv, unrelated, corrupt, _) = checked
+    assert deriv["verdict"] == "manipulated-derivative"
+    assert deriv["protected"] == "astronaut.jpg"
+    assert abs(deriv["edited_fraction"] - astronaut_derivative.true_fraction) <= 0.15
+    assert deriv["scores"]["inliers"] >= 10
+    assert deriv["transform"]["mirrored"] is False
+    assert deriv["algorithm"]["name"] and deriv["thresholds"]["pdq_distance"] == 31
+    assert len(deriv["sha256"]) == 64
+
+    assert unrelated["verdict"] == "no-match"
+    assert unrelated["protected"] is None and unrelated["edited_fraction"] is None
+
+    assert corrupt["verdict"] is None and corrupt["protected"] is None
+    assert "truncated" in corrupt["error"]
+
+
+def test_check_folder_and_table_output(workspace):
+    r = bouclier("check", workspace["suspects"], "--against", workspace["bundle"])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for name in ("derivative.jpg", "unrelated.jpg", "corrupt.jpg", "small-copy.jpg"):
+        assert name in out
+    assert "manipulated-derivative" in out and "no-match" in out and "unreadable" in out
+
+
+def test_check_with_original(workspace, astronaut_derivative):
+    r = bouclier("check", workspace["suspects"] / "derivative.jpg", "--against", workspace["bundle"],
+                 "--original", workspace["album"] / "astronaut.jpg", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json_lines(r.stdout)
+    assert row["verdict"] == "manipulated-derivative"
+    assert abs(row["pixel_edited_fraction"] - astronaut_derivative.true_fraction) <= 0.15
+
+
+def test_pdq_only_bundle_finds_near_duplicate(workspace):
+    s = workspace["suspects"]
+    r = bouclier("check", s / "small-copy.jpg", s / "unrelated.jpg", "--against", workspace["pdq_bundle"], "--json")
+    assert r.returncode == 0, r.stderr
+    copy, unrelated = json_lines(r.stdout)
+    assert copy["verdict"] == "near-duplicate" and copy["protected"] == "chelsea.png"
+    assert copy["scores"]["pdq_distance"] <= 31
+    assert unrelated["verdict"] == "no-match"
+
+
+def test_check_exact_file_is_identical(checked):
+    row = checked[1][3]
+    assert row["verdict"] == "identical" and row["protected"] == "rocket.jpg"
+    assert row["edited_fraction"] == 0.0
+
+
+def exif_jpeg(stored: np.ndarray, orientation: int) -> bytes:
+    im = PILImage.fromarray(stored)
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def test_exif_rotated_suspects_match_upright(tmp_path, workspace, photos):
+    """Phone JPEGs: pixels stored sideways or upside down, EXIF says how to show them. Each displays as
+    the protected coffee photo, so it must match with no rotation (proving the orientation was applied;
+    unapplied, PDQ's dihedral variants would still match, but rotated)."""
+    files = []
+    for orientation, stored_turns in [(6, 1), (8, -1), (3, 2)]:
+        stored = np.ascontiguousarray(np.rot90(photos["coffee"], stored_turns))
+        files.append(tmp_path / f"phone-{orientation}.jpg")
+        files[-1].write_bytes(exif_jpeg(stored, orientation))
+    r = bouclier("check", *files, "--against", workspace["bundle"], "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json_lines(r.stdout)
+    assert len(rows) == 3
+    for row in rows:
+        assert row["verdict"] in ("near-duplicate", "identical") and row["protected"] == "coffee.jpg", row
+        assert row["scores"]["pdq_variant"] == 0 and row["scores"]["pdq_distance"] <= 31, row
+        assert abs(row["transform"]["rotation_deg"]) < 3, row
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures and usage
+
+
+def test_missing_bundle_is_exit_1(tmp_path, workspace):
+    r = bouclier("check", workspace["suspects"] / "derivative.jpg", "--against", tmp_path / "missing.bcl")
+    assert r.returncode == 1
+    assert "missing.bcl" in r.stderr and "cannot read bundle" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not a bundle", b"BCLB\x01" + b"\x00" * 60])
+def test_garbage_bundle_is_exit_1(tmp_path, workspace, content):
+    bad = tmp_path / "bad.bcl"
+    bad.write_bytes(content)
+    r = bouclier("check", workspace["suspects"] / "derivative.jpg", "--against", bad, "--json")
+    assert r.returncode == 1
+    assert "bad.bcl" in r.stderr and "error" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_truncated_bundle_is_exit_1(tmp_path, workspace):
+    bad = tmp_path / "cut.bcl"
+    bad.write_bytes(workspace["bundle"].read_bytes()[:-100])
+    r = bouclier("check", workspace["suspects"] / "derivative.jpg", "--against", bad)
+    assert r.returncode == 1
+    assert "corrupted or truncated" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_no_args_is_usage_exit_2():
+    r = bouclier()
+    assert r.returncode == 2
+    assert "Usage" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("args", [["check", "x.jpg"], ["protect", "x.jpg"], ["frobnicate"], ["check", "--nope"]])
+def test_usage_errors_exit_2(args):
+    r = bouclier(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+
+
+def test_version():
+    from bouclier import __version__
+
+    r = bouclier("--version")
+    assert r.returncode == 0 and r.stdout.strip() == __version__
+
+
+def test_no_suspects_found_is_exit_1(tmp_path, workspace):
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    r = bouclier("check", empty, "--against", workspace["bundle"])
+    assert r.returncode == 1 and "no suspect files found" in r.stderr
+
+
+def test_check_report_is_self_contained(tmp_path, workspace):
+    """`--report` writes one HTML file naming the verdict, the matched photo and the files' SHA-256,
+    with every picture embedded and nothing fetched or run."""
+    import hashlib
+    import re
+
+    out = tmp_path / "evidence" / "report.html"
+    deriv = workspace["suspects"] / "derivative.jpg"
+    # BOUCLIER_REPORT_PDF=0: the PDF (WeasyPrint) is optional and slow; the HTML is what is checked here
+    r = bouclier("check", deriv, workspace["suspects"] / "unrelated.jpg", "--against", workspace["bundle"],
+                 "--json", "--report", out, BOUCLIER_REPORT_PDF="0")
+    assert r.returncode == 0, r.stderr
+    assert [row["verdict"] for row in json_lines(r.stdout)] == ["manipulated-derivative", "no-match"]
+    assert out.is_file() and str(out) in r.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "manipulated-derivative" in html and "astronaut.jpg" in html
+    assert hashlib.sha256(deriv.read_bytes()).hexdigest() in html
+    assert hashlib.sha256(workspace["bundle"].read_bytes()).hexdigest() in html
+    assert "data:image/jpeg;base64," in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
