@@ -91,15 +91,20 @@ def region_mask(shape_hw: tuple[int, int], area: float, rng: np.random.Generator
     """A body-like region of about `area` of the image: the person below the head, or a shape."""
     h, w = shape_hw
     if person_mask is not None and person_mask.shape == (h, w) and (person_mask > 127).mean() > 0.02:
+        # Each person's own head (top 20 % of their box) is kept: the scenario is a body replaced
+        # while face and background survive. Growth to the target area never enters a head.
         person = person_mask > 127
-        ys = np.nonzero(person.any(axis=1))[0]
-        top, bottom = ys[0], ys[-1]
-        head_line = int(top + 0.2 * (bottom - top))
-        below = np.zeros((h, w), bool)
-        below[head_line:] = True
-        body = person & below
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(person.astype(np.uint8), connectivity=8)
+        heads = np.zeros((h, w), bool)
+        for i in range(1, n):
+            x, y, bw, bh, a = stats[i]
+            if a < 0.002 * h * w:
+                continue
+            hx = int(0.15 * bw)
+            heads[y : y + max(1, int(0.2 * bh)), max(0, x - hx) : x + bw + hx] = True
+        body = person & ~heads
         if body.sum() > 0:
-            return _fit_area(body, area, allowed=below), "person"
+            return _fit_area(body, area, allowed=~heads), "person"
     shape = ("ellipse", "rect", "polygon")[int(rng.integers(3))]
     m = {"ellipse": _ellipse, "rect": _rect, "polygon": _polygon}[shape](h, w, area, rng)
     below = np.zeros((h, w), bool)
@@ -180,11 +185,13 @@ def _encode(px: np.ndarray, ext: str, q: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def _text(px: np.ndarray, text: str, rng, scale_frac: float, alpha: float, colour=(255, 255, 255)) -> np.ndarray:
+def _text(px: np.ndarray, text: str, rng, width_frac: float, alpha: float, colour=(255, 255, 255)) -> np.ndarray:
+    """`text` stamped across about `width_frac` of the image width."""
     h, w = px.shape[:2]
     layer = px.copy()
     font = cv2.FONT_HERSHEY_DUPLEX
-    scale = scale_frac * w / 100
+    (uw, _), _ = cv2.getTextSize(text, font, 1.0, 2)
+    scale = width_frac * w / uw
     (tw, th), _ = cv2.getTextSize(text, font, scale, max(1, int(scale * 2)))
     x = int(rng.uniform(0, max(1, w - tw)))
     y = int(rng.uniform(th, max(th + 1, h)))
@@ -257,7 +264,7 @@ def apply_transform(px: np.ndarray, mask: np.ndarray, mat: np.ndarray, name: str
         t = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), a, 1.0)
         return (*_warp(px, mask, mat, t, (w, h)), f"rotate:{a:.1f}")
     if name == "overlay_text":
-        return _text(px, "FAKE", rng, rng.uniform(4, 9), rng.uniform(0.5, 0.9), (255, 40, 40)), mask, mat, "overlay_text"
+        return _text(px, "FAKE", rng, rng.uniform(0.15, 0.4), rng.uniform(0.5, 0.9), (255, 40, 40)), mask, mat, "overlay_text"
     if name == "logo":
         layer = px.copy()
         r = int(min(h, w) * rng.uniform(0.05, 0.12))

@@ -24,6 +24,8 @@ from .base import Signal, SignalIndex, View, need, register
 PROTECT_KEYPOINTS = 128
 DESCRIPTOR_BITS = 128
 QUERY_KEYPOINTS = 2500
+QUERY_OVERDETECT = 3  # detect 3x as many, then spread
+QUERY_SPREAD_GRID = 16
 PROTECT_CANDIDATES = 2000  # ORB keypoints detected before the spread selection
 SPREAD_GRID = 6  # keypoints are chosen per cell of a 6x6 grid, strongest first
 
@@ -43,10 +45,29 @@ def _detect(gray: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return xy, ang, resp, desc
 
 
-def _spread(xy: np.ndarray, resp: np.ndarray, shape: tuple[int, int], k: int) -> np.ndarray:
+def _detect_spread(gray: np.ndarray, n: int):
+    """Suspect keypoints: detect many, keep n spread over a 16x16 grid, then describe.
+
+    Without the spread a high-contrast region (a textured fill, a logo) takes most of the budget
+    and leaves the face and background, the parts that survive an edit, with few keypoints.
+    """
+    orb = _orb(n * QUERY_OVERDETECT)
+    kps = orb.detect(gray, None)
+    if not kps:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
+    xy = np.array([k.pt for k in kps], np.float32)
+    resp = np.array([k.response for k in kps], np.float32)
+    keep = _spread(xy, resp, gray.shape, n, QUERY_SPREAD_GRID)
+    kps, desc = orb.compute(gray, [kps[i] for i in keep])
+    if desc is None or not kps:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
+    return (np.array([k.pt for k in kps], np.float32), np.array([k.angle for k in kps], np.float32), desc)
+
+
+def _spread(xy: np.ndarray, resp: np.ndarray, shape: tuple[int, int], k: int, g: int = 0) -> np.ndarray:
     """Indices of up to k keypoints, strongest first within each grid cell, spread over the image."""
     h, w = shape
-    g = SPREAD_GRID
+    g = g or SPREAD_GRID
     cell = np.minimum((xy[:, 1] * g / h).astype(int), g - 1) * g + np.minimum((xy[:, 0] * g / w).astype(int), g - 1)
     order = np.argsort(-resp, kind="stable")
     rank = np.zeros(len(xy), int)
@@ -111,10 +132,8 @@ class Keypoints(Signal):
     def query(cls, view: View, n: int | None = None) -> "KeypointQuery":
         n = n or QUERY_KEYPOINTS
         gray = view.gray
-        xy, ang, resp, desc = _detect(gray, n)
-        mirrored = np.ascontiguousarray(gray[:, ::-1])
-        fxy, fang, fresp, fdesc = _detect(mirrored, n)
-        return KeypointQuery(gray.shape[1], gray.shape[0], [(xy, ang, desc), (fxy, fang, fdesc)])
+        return KeypointQuery(gray.shape[1], gray.shape[0],
+                             [_detect_spread(gray, n), _detect_spread(np.ascontiguousarray(gray[:, ::-1]), n)])
 
     @classmethod
     def make_index(cls) -> "DescriptorIndex":
