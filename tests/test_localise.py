@@ -188,3 +188,35 @@ def test_original_that_does_not_align(matcher, photos, astronaut_derivative):
     assert c.result.key == "astronaut"  # the fingerprint verdict does not depend on --original
     assert c.difference is None
     assert "failed" in c.extra["original_alignment"]
+
+
+def test_padded_unedited_copy_has_no_edit_along_the_photo_border(photos):
+    """A letterboxed copy: the pad's step into the photo must not read as texture in the border cells."""
+    from bouclier.fingerprint import Query
+    from bouclier.load import load_array
+    from bouclier.signals.base import work_size
+    from bouclier.verify import verify
+
+    for name in ("astronaut", "coffee", "chelsea"):
+        px = photos[name]
+        fp = compute(load(encode_jpeg(px, 95), max_side=WORK_SIDE))
+        h, w = px.shape[:2]
+        for value in (0, 255):
+            padded = cv2.copyMakeBorder(px, h // 8, h // 8, w // 20, w // 20, cv2.BORDER_CONSTANT, value=(value,) * 3)
+            q = Query.compute(load(encode_jpeg(padded, 80)))
+            al = verify(fp.signals["orb"], q.keypoints)
+            em = localise(fp.signals["grid"], q.grid, al, *work_size(fp.width, fp.height))
+            assert em.edited_fraction < 0.02, (name, value, em.edited_fraction)
+
+
+def test_a_step_in_the_outermost_analysis_pixels_is_not_texture(photos):
+    """What the suspect has beyond the photo (a pad) bleeds into the outermost analysis pixels."""
+    from bouclier.localise import _inner_edge
+    from bouclier.signals.grid import ANALYSIS, texture_cells
+
+    g = cv2.resize(cv2.cvtColor(photos["coffee"], cv2.COLOR_RGB2GRAY), (ANALYSIS, ANALYSIS), interpolation=cv2.INTER_AREA)
+    bled = g.copy()
+    bled[0], bled[:, -1] = 0, 255  # a dark pad above, a white one on the right
+    clean, raw, fixed = texture_cells(g), texture_cells(bled), texture_cells(_inner_edge(bled))
+    assert np.abs(raw - clean)[0].max() > 1.6  # without the fix: a false texture edit along the top
+    assert np.abs(fixed - clean).max() < 1.0

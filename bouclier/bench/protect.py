@@ -12,7 +12,7 @@ from ..fingerprint import Fingerprint
 from ..load import load
 from ..signals import REGISTRY, View
 from ..signals.base import WORK_SIDE
-from .queries import phash64
+from .queries import PHOTO_MAX_SIDE, phash64
 
 
 def protect_one(args: tuple[str, str]) -> dict:
@@ -36,7 +36,8 @@ def protect_one(args: tuple[str, str]) -> dict:
     fp = Fingerprint(pid, img.sha256, img.width, img.height, signals)
     blob = fp.to_bytes()
     t4 = time.perf_counter()
-    return {"id": pid, "fingerprint": blob, "pdq": fp.pdq.hash, "phash": phash64(full.pixels).tobytes(),
+    small = load(data, name=path, max_side=PHOTO_MAX_SIDE).pixels  # what derivatives are made from
+    return {"id": pid, "fingerprint": blob, "pdq": fp.pdq.hash, "phash": phash64(small).tobytes(),
             "ms": {"decode_full": (t1 - t0) * 1000, "decode": (t2 - t1) * 1000, "prepare": (t3 - t2) * 1000,
                    **{f"signal_{k}": v for k, v in stage.items()}, "fingerprint": (t4 - t2) * 1000},
             "pixels": int(full.width * full.height)}

@@ -23,6 +23,9 @@ from ..signals.base import WORK_SIDE
 from .edits import make_derivative
 from .metrics import iou
 
+# Photos enter the benchmark at most this size (the shared corpus was prepared the same way).
+PHOTO_MAX_SIDE = 1024
+
 # Permissive matcher: the benchmark sweeps the inlier threshold itself.
 PERMISSIVE = Thresholds(min_inliers=4, min_edited_fraction=0.0, calibrated_by="benchmark sweep")
 
@@ -66,9 +69,11 @@ def run_task(t: Task) -> list[dict]:
     m: Matcher = _W["matcher"]
     ids = _W["ids"]
     rng = np.random.default_rng(t.seed)
-    base = load(t.path).pixels
+    base = load(t.path, max_side=PHOTO_MAX_SIDE).pixels
     person = cv2.imread(t.mask, cv2.IMREAD_GRAYSCALE) if t.mask else None
-    donor = load(t.donor).pixels if t.donor else None
+    if person is not None and person.shape != base.shape[:2]:
+        person = cv2.resize(person, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_NEAREST)
+    donor = load(t.donor, max_side=PHOTO_MAX_SIDE).pixels if t.donor else None
     out = []
     for area, n_tr in t.specs:
         d = make_derivative(base, rng, area=area, n_transforms=n_tr, person_mask=person, donor=donor)

@@ -156,7 +156,10 @@ def _sample_query(p, seed) -> np.ndarray:
     from ..load import load
     from .edits import make_derivative
 
-    return make_derivative(load(p.path).pixels, np.random.default_rng(seed), area=0.25, n_transforms=2).pixels
+    from .queries import PHOTO_MAX_SIDE
+
+    px = load(p.path, max_side=PHOTO_MAX_SIDE).pixels
+    return make_derivative(px, np.random.default_rng(seed), area=0.25, n_transforms=2).pixels
 
 
 def _throughput(photos, ctx, n: int = 60) -> tuple[float, float]:

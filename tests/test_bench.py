@@ -1,0 +1,154 @@
+"""Benchmark: benign edits carry correct ground truth; corpus splits are disjoint; --quick runs end to end."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from bouclier.bench.corpus import load_corpus, split
+from bouclier.bench.edits import AREAS, FILLS, TRANSFORM_NAMES, apply_transform, make_derivative, region_mask, replace_region
+from bouclier.bench.metrics import threshold_at_far
+from bouclier.errors import BouclierError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_region_area_close_to_target(area):
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        m, shape = region_mask((480, 640), area, rng)
+        # distance-quantile growth is exact up to ties at the boundary: within 3 points of the target
+        assert abs(m.mean() - area) < 0.03, (shape, m.mean())
+
+
+def test_person_region_keeps_the_head():
+    person = np.zeros((400, 300), np.uint8)
+    person[50:390, 100:200] = 255  # one standing person, head at the top
+    m, shape = region_mask(person.shape, 0.25, np.random.default_rng(0), person)
+    assert shape == "person"
+    assert not m[50:110, 100:200].any()  # top 20 % of the person (the head) untouched
+    assert abs(m.mean() - 0.25) < 0.03
+
+
+@pytest.mark.parametrize("fill", FILLS)
+def test_fill_changes_region_only(photo, fill):
+    rng = np.random.default_rng(1)
+    m, _ = region_mask(photo.shape[:2], 0.25, rng)
+    out = replace_region(photo, m, fill, rng, np.ascontiguousarray(data.coffee()))
+    diff = np.abs(out.astype(int) - photo.astype(int)).sum(axis=2)
+    far = cv2.dilate(m.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0  # beyond the feathered edge
+    assert diff[far].max() == 0
+    assert diff[m].mean() > 8
+
+
+@pytest.mark.parametrize("name", TRANSFORM_NAMES)
+def test_matrix_and_mask_follow_each_transform(photo, name):
+    """A marked dot in the original lands where the returned matrix says."""
+    rng = np.random.default_rng(11)
+    img = np.full((300, 400, 3), 128, np.uint8)
+    img[::20] = 90  # some structure
+    y, x = 120, 250
+    cv2.circle(img, (x, y), 6, (255, 0, 0), -1)
+    mask = np.zeros(img.shape[:2], bool)
+    mask[y - 6 : y + 7, x - 6 : x + 7] = True
+    out, m, mat, label = apply_transform(img, mask, np.eye(3)[:2], name, rng)
+    assert label.split(":")[0] == name
+    px, py = mat @ np.array([x, y, 1.0])
+    if name in ("overlay_text", "logo", "colour"):
+        return  # photometric: the matrix is the identity
+    np.testing.assert_allclose(mat @ [x, y, 1.0], [px, py])
+    red = (out[..., 0].astype(int) - out[..., 2].astype(int)) > 60
+    ys, xs = np.nonzero(red)
+    if name != "crop" or len(xs):
+        assert len(xs), f"{name}: the dot vanished"
+        assert abs(xs.mean() - px) < 4 and abs(ys.mean() - py) < 4, (name, xs.mean(), ys.mean(), px, py)
+        assert m[int(round(py)), int(round(px))]
+
+
+def test_derivative_is_deterministic_and_compressed(photo):
+    a = make_derivative(photo, np.random.default_rng(5), area=0.4, n_transforms=2)
+    b = make_derivative(photo, np.random.default_rng(5), area=0.4, n_transforms=2)
+    assert a.transforms == b.transforms and np.array_equal(a.pixels, b.pixels)
+    assert any(t.startswith(("jpeg", "webp", "upload-jpeg")) for t in a.transforms)
+    assert a.edited_mask.shape == a.pixels.shape[:2] and a.edited_mask.any()
+    c = make_derivative(photo, np.random.default_rng(5), area=0.0, n_transforms=1)
+    assert c.fill is None and not c.edited_mask.any()
+
+
+def _tiny_corpus(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    (tmp_path / "images").mkdir()
+    for i in range(40):
+        img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        name = f"images/{i:03d}.jpg"
+        cv2.imwrite(str(tmp_path / name), img)
+        coco = "7" if i in (3, 4) else str(1000 + i)  # 3 and 4: one COCO photo in two subsets
+        rows.append({"file": name, "has_person": str(i % 2), "person_mask": "", "coco_id": coco})
+    with open(tmp_path / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return tmp_path
+
+
+def test_split_is_disjoint_deterministic_and_dedupes(tmp_path):
+    c = load_corpus(_tiny_corpus(tmp_path))
+    assert len(c.photos) == 39  # the duplicate COCO id counted once
+    s1 = split(c, n_protected=20, n_calibration_protected=5, n_distractor_calibration=4, seed=2)
+    s2 = split(c, n_protected=20, n_calibration_protected=5, n_distractor_calibration=4, seed=2)
+    assert [p.id for p in s1.protected] == [p.id for p in s2.protected]
+    prot = {p.group for p in s1.protected}
+    dis = {p.group for p in s1.distractors}
+    assert not prot & dis and len(prot) == 20
+    assert {p.id for p in s1.calibration_protected} <= {p.id for p in s1.protected}
+    assert {p.id for p in s1.calibration_distractors} <= {p.id for p in s1.distractors}
+
+
+def test_missing_default_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(BouclierError, match="make bench-data"):
+        load_corpus(None, cache=tmp_path)
+
+
+def test_threshold_at_far():
+    neg = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], float)
+    assert threshold_at_far(neg, 0.1) > 9 and threshold_at_far(neg, 0.1) <= 10  # one false alarm allowed
+    assert threshold_at_far(neg, 0.0) > 10
+
+
+def test_quick_bench_smoke(tmp_path):
+    """`bouclier bench --quick` on the default corpus (`make bench-data`); checks the harness, not speeds."""
+    env = {**os.environ, "COLUMNS": "200"}
+    cache = Path(os.environ.get("BOUCLIER_CACHE", ROOT / ".cache"))
+    if not (cache / "bench-data" / ".done").exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "bench-data.sh"), str(cache / "bench-data")], check=True,
+                       env={**env, "PY": sys.executable})
+    env["BOUCLIER_CACHE"] = str(cache)
+    out = tmp_path / "bench"
+    r = subprocess.run([sys.executable, "-c", "from bouclier.cli import run; run()", "bench", "--quick", "--out", str(out)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    for m in ("bouclier", "pdq", "pdq-dihedral", "phash"):
+        assert set(res[m]["recall_at_far"]) == {"0.01", "0.001", "0.0001"}
+        for v in res[m]["recall_at_far"].values():
+            assert v is None or 0 <= v <= 1
+    assert res["corpus"]["protected"] > 0 and res["corpus"]["queries"]["test"] > 0
+    assert res["bouclier"]["iou_mean"] is None or 0 <= res["bouclier"]["iou_mean"] <= 1
+    assert res["speed"]["fingerprint_over_decode"] > 0
+    for png in ("recall_vs_far.png", "recall_vs_area.png", "iou_hist.png"):
+        assert (out / png).stat().st_size > 5000
+    assert "| bouclier |" in (out / "results.md").read_text()
