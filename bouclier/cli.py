@@ -171,6 +171,10 @@ def bench(
     workers: int = typer.Option(2, "--workers", help="Worker processes."),
     write_thresholds: bool = typer.Option(False, "--write-thresholds",
                                           help="Install the calibrated thresholds as the engine's defaults."),
+    service_load: int = typer.Option(0, "--service-load", help="Also load-test `bouclier serve` on loopback "
+                                     "with this many protected photos (0: skip)."),
+    benchmarks_md: Optional[Path] = typer.Option(None, "--benchmarks-md",
+                                                 help="Also write this BENCHMARKS.md (notes kept from docs/benchmark/notes.md)."),
 ) -> None:
     """Benchmark derivative detection, localisation, speed and scale against PDQ and pHash."""
     from importlib import resources
@@ -185,11 +189,19 @@ def bench(
             return lambda n=1: prog.advance(tasks[name], n)
 
         try:
-            res = run_bench(corpus, out, quick=quick, seed=seed, workers=workers, progress=bar)
+            res = run_bench(corpus, out, quick=quick, seed=seed, workers=workers, progress=bar,
+                            service_load=service_load)
         except BouclierError as e:
             fail(str(e))
     Console().print((out / "results.md").read_text())
     err.print(f"results: {out / 'results.json'}, {out / 'results.md'}, plots in {out}/")
+    if benchmarks_md is not None:
+        from .bench.report import write_benchmarks
+
+        notes = Path("docs/benchmark/notes.md")
+        write_benchmarks(res, out / "results.md", benchmarks_md, "bouclier " + " ".join(sys.argv[1:]),
+                         notes.read_text() if notes.is_file() else "")
+        err.print(f"wrote {benchmarks_md}")
     if write_thresholds:
         target = Path(str(resources.files("bouclier").joinpath("thresholds.json")))
         target.write_text(json.dumps(res["calibrated_thresholds"], indent=1) + "\n")

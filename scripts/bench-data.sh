@@ -5,7 +5,7 @@ set -uo pipefail
 DEST=${1:?usage: bench-data.sh DEST}
 [ -f "$DEST/.done" ] && { echo "bench data already in $DEST ($(ls "$DEST/images" | wc -l) images)"; exit 0; }
 PY=${PY:-.venv/bin/python}
-mkdir -p "$DEST/images" "$DEST/debs" "$DEST/root"
+mkdir -p "$DEST/images" "$DEST/debs" "$DEST/unpacked"
 PKGS="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds plasma-workspace-wallpapers gnome-backgrounds ukui-wallpapers opencv-doc"
 if [ "$(id -u)" -eq 0 ] && ! apt-cache policy mate-backgrounds 2>/dev/null | grep -q "Candidate: [0-9]"; then
   apt-get update -qq || true
@@ -16,7 +16,7 @@ for pkg in $PKGS; do
   deb=$(ls "$DEST/debs/${pkg}"_*.deb 2>/dev/null | head -1)
   [ -n "$deb" ] || continue
   ver=$(dpkg-deb -f "$deb" Version)
-  dpkg -x "$deb" "$DEST/root/$pkg"
+  dpkg -x "$deb" "$DEST/unpacked/$pkg"
   n=0
   while IFS= read -r f; do
     # photo-like files only: skip tiny thumbnails and icons
@@ -33,11 +33,11 @@ for pkg in $PKGS; do
     if [ "$(basename "$dir")" = images ]; then
       [ "$f" = "$(ls -S "$dir"/* | head -1)" ] || continue
     fi
-    name="${pkg}-$(echo "${f#$DEST/root/$pkg/}" | tr '/ ' '__')"
+    name="${pkg}-$(echo "${f#$DEST/unpacked/$pkg/}" | tr '/ ' '__')"
     cp "$f" "$DEST/images/$name"
-    echo "$name,$pkg,$ver,${f#$DEST/root/$pkg},/usr/share/doc/$pkg/copyright" >> "$DEST/SOURCES.csv"
+    echo "$name,$pkg,$ver,${f#$DEST/unpacked/$pkg},/usr/share/doc/$pkg/copyright" >> "$DEST/SOURCES.csv"
     n=$((n+1))
-  done < <(find "$DEST/root/$pkg" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \) | sort)
+  done < <(find "$DEST/unpacked/$pkg" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \) | sort)
   echo "$pkg $ver: $n images"
 done
 "$PY" - "$DEST" <<'PYEOF'
@@ -62,7 +62,7 @@ with open(dest.parent / "SOURCES.csv", "a") as f:
         f.write(f"{p.name},scikit-image,,skimage.data,BSD-3-Clause (scikit-image data)\n")
 print(f"scikit-image: {n} images")
 PYEOF
-rm -rf "$DEST/debs" "$DEST/root"
+rm -rf "$DEST/debs" "$DEST/unpacked"
 count=$(ls "$DEST/images" | wc -l)
 if [ "$count" -lt 20 ]; then echo "error: only $count images collected (need 20)"; exit 1; fi
 touch "$DEST/.done"

@@ -63,6 +63,10 @@ def write_markdown(res: dict, path: Path) -> None:
         "| protected photos | match p50 | match p99 | synthetic | peak RSS |", "|---|---|---|---|---|"]
     for n, v in res["scale"].items():
         lines.append(f"| {int(n):,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | {v['synthetic']:,} | {v['peak_rss_mb']:.0f} MB |")
+    if "service_load" in res:
+        sl = res["service_load"]
+        lines.append(f"\nService on loopback (`bouclier serve`, HTTP, {sl.get('protected', 0):,} protected photos, "
+                     f"synthetic beyond the real ones): " + ", ".join(f"{k} {v}" for k, v in sl.items() if k != "protected"))
     by = res["bytes_per_photo"]
     lines.append(f"\nBytes per protected photo: {by['storage_fingerprint_mean']:.0f} stored (max "
                  f"{by['storage_fingerprint_max']}), about {by['index_in_memory_estimate']} in the in-memory index.")
@@ -119,3 +123,40 @@ def write_plots(records: list[dict], res: dict, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "iou_hist.png", dpi=120)
     plt.close(fig)
+
+
+TARGETS = (("derivative recall at 0.1 % false alarms", lambda r: r["bouclier"]["recall_at_far"]["0.001"], ">=", 0.95),
+           ("localisation IoU (mean)", lambda r: r["bouclier"]["iou_mean"], ">=", 0.7),
+           ("fingerprint time / decode time", lambda r: r["speed"]["fingerprint_over_decode"], "<=", 2.0))
+
+
+def targets(res: dict) -> list[tuple[str, float | None, str, float, bool]]:
+    out = []
+    for name, get, op, goal in TARGETS:
+        v = get(res)
+        ok = v is not None and (v >= goal if op == ">=" else v <= goal)
+        out.append((name, v, op, goal, ok))
+    return out
+
+
+def write_benchmarks(res: dict, results_md: Path, path: Path, command: str, notes: str = "") -> None:
+    """BENCHMARKS.md: the latest full run, how it was made, and whether the targets are met."""
+    m = res["machine"]
+    lines = ["# Benchmarks", "",
+             f"Produced by `{command}` (bouclier {res['tool_version']}, algorithm "
+             f"{res['algorithm']['name']} v{res['algorithm']['version']}), seed {res['seed']}, "
+             f"in {res['elapsed_s'] / 60:.0f} minutes on {m['cpu']} ({m['cores']} cores, no GPU), Python {m['python']}.",
+             "All methods answered the same queries in the same run. Thresholds were set on the calibration "
+             "split and are reported on the test split. Plots: `bench-results/recall_vs_far.png`, "
+             "`recall_vs_area.png`, `iou_hist.png` (copies in `docs/benchmark/`).", "",
+             "## Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    for name, v, op, goal, ok in targets(res):
+        lines.append(f"| {name} | {'–' if v is None else f'{v:.3f}'} | {op} {goal} | {'yes' if ok else '**no**'} |")
+    lines += ["", "## Results", "", results_md.read_text().strip(), ""]
+    th = res["calibrated_thresholds"]
+    lines += ["## Calibrated thresholds (shipped in `bouclier/thresholds.json`)", "",
+              f"`min_inliers` {th['min_inliers']}, `min_edited_fraction` {th['min_edited_fraction']}, "
+              f"`pdq_distance` {th['pdq_distance']}: {th['calibrated_by']}.", ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    path.write_text("\n".join(lines))

@@ -69,7 +69,7 @@ def machine() -> dict:
 
 
 def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed: int = 1, workers: int = 2,
-              progress=None, plan: Plan | None = None) -> dict:
+              progress=None, plan: Plan | None = None, service_load: int = 0) -> dict:
     plan = plan or (Plan.quick() if quick else Plan.full())
     t_start = time.time()
     corpus = load_corpus(corpus_path)
@@ -135,6 +135,8 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
         last[0] = n
 
     results["scale"] = run_scale(fps, qs, list(plan.scale_sizes), adv, seed)
+    if service_load:
+        results["service_load"] = _service_load(fps, prot_photos, service_load, seed)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["elapsed_s"] = round(time.time() - t_start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
@@ -160,6 +162,15 @@ def _sample_query(p, seed) -> np.ndarray:
 
     px = load(p.path, max_side=PHOTO_MAX_SIDE).pixels
     return make_derivative(px, np.random.default_rng(seed), area=0.25, n_transforms=2).pixels
+
+
+def _service_load(fps, photos, n: int, seed: int) -> dict:
+    """Bounded load test of `bouclier serve` on loopback with n protected photos (HTTP, real server)."""
+    from ..load import encode_jpeg
+    from ..service.loadtest import measure
+
+    uploads = [encode_jpeg(_sample_query(p, seed + i)) for i, p in enumerate(photos[:50])]
+    return measure(fps[:50], uploads, protected=n, requests=300, seconds=180.0, concurrency=2)
 
 
 def _throughput(photos, ctx, n: int = 60) -> tuple[float, float]:
