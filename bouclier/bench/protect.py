@@ -49,3 +49,34 @@ def stage_summary(rows: list[dict]) -> dict:
     med["fingerprint_over_decode"] = med["fingerprint"] / med["decode"]
     med["fingerprint_over_full_decode"] = med["fingerprint"] / med["decode_full"]
     return med
+
+
+def large_photo_speed(repeat: int = 7) -> dict:
+    """Decode vs fingerprint for a phone-sized photo (12 MP JPEG made from scikit-image's astronaut).
+
+    Corpus photos are small; this shows the ratio where decode cost is realistic for uploads.
+    """
+    from skimage import data
+
+    from ..fingerprint import compute
+    from ..load import encode_jpeg
+
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(0)
+    big = cv2.resize(data.astronaut(), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    big = np.clip(big + rng.normal(0, 4, big.shape), 0, 255).astype(np.uint8)  # sensor-like grain
+    blob = encode_jpeg(big, 90)
+
+    def med(f):
+        ts = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            r = f()
+            ts.append((time.perf_counter() - t) * 1000)
+        return float(np.median(ts)), r
+
+    full, _ = med(lambda: load(blob))
+    reduced, img = med(lambda: load(blob, max_side=WORK_SIDE))
+    fp, _ = med(lambda: compute(img))
+    return {"pixels": 12_000_000, "jpeg_bytes": len(blob), "decode_full_ms": full, "decode_ms": reduced,
+            "fingerprint_ms": fp, "fingerprint_over_decode": fp / reduced, "fingerprint_over_full_decode": fp / full}

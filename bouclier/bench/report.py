@@ -58,6 +58,9 @@ def write_markdown(res: dict, path: Path) -> None:
         f"{k} {v:.1f}" for k, v in s.items() if not k.startswith(("throughput", "fingerprint_over")) and isinstance(v, float)),
         f"Fingerprint / decode: **{s['fingerprint_over_decode']:.2f}×** (decode at reduced size, the path bouclier "
         f"uses); {s['fingerprint_over_full_decode']:.2f}× a full-size decode.",
+        *([f"12 MP phone-sized JPEG: decode {s['large_photo']['decode_ms']:.0f} ms (DCT-scaled; "
+           f"{s['large_photo']['decode_full_ms']:.0f} ms in full), fingerprint {s['large_photo']['fingerprint_ms']:.0f} ms: "
+           f"**{s['large_photo']['fingerprint_over_decode']:.2f}×**."] if "large_photo" in s else []),
         f"Throughput: {s['throughput_1_process_per_s']:.1f} photos/s on 1 process, "
         f"{s['throughput_2_processes_per_s']:.1f} on 2.", "",
         "| protected photos | match p50 | match p99 | synthetic | peak RSS |", "|---|---|---|---|---|"]

@@ -25,7 +25,7 @@ from ..match import algorithm_info
 from . import metrics
 from .corpus import load_corpus, split
 from .edits import AREAS
-from .protect import protect_one, stage_summary
+from .protect import large_photo_speed, protect_one, stage_summary
 from .queries import Task, init_worker, run_task
 
 METHODS = ("bouclier", "pdq", "pdq-dihedral", "phash")
@@ -95,6 +95,7 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     phash = np.frombuffer(b"".join(r["phash"] for r in rows), np.uint8).reshape(-1, 8)
     speed = stage_summary(rows)
     speed["throughput_1_process_per_s"], speed["throughput_2_processes_per_s"] = _throughput(prot_photos, ctx)
+    speed["large_photo"] = large_photo_speed()
 
     # 2. Queries: derivatives of protected photos and of distractors, every method on each.
     cal_ids = {p.id for p in sp.calibration_protected}
