@@ -40,6 +40,7 @@ class Task:
     donor: str | None
     seed: int
     specs: list[tuple[float, int]]  # (area, n_transforms) per variant
+    boxes: list | None = None  # person boxes [x, y, w, h] in the corpus image's pixels
 
 
 _W: dict = {}
@@ -71,12 +72,16 @@ def run_task(t: Task) -> list[dict]:
     rng = np.random.default_rng(t.seed)
     base = load(t.path, max_side=PHOTO_MAX_SIDE).pixels
     person = cv2.imread(t.mask, cv2.IMREAD_GRAYSCALE) if t.mask else None
+    boxes = t.boxes
     if person is not None and person.shape != base.shape[:2]:
+        f = base.shape[1] / person.shape[1]
+        boxes = [[v * f for v in b] for b in boxes] if boxes else boxes
         person = cv2.resize(person, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_NEAREST)
     donor = load(t.donor, max_side=PHOTO_MAX_SIDE).pixels if t.donor else None
     out = []
     for area, n_tr in t.specs:
-        d = make_derivative(base, rng, area=area, n_transforms=n_tr, person_mask=person, donor=donor)
+        d = make_derivative(base, rng, area=area, n_transforms=n_tr, person_mask=person, donor=donor,
+                            person_boxes=boxes)
         rec = {"photo": t.photo, "kind": t.kind, "split": t.split, "area": area, "fill": d.fill,
                "shape": d.shape, "transforms": d.transforms, "methods": {}}
         t0 = time.perf_counter()
@@ -103,4 +108,38 @@ def run_task(t: Task) -> list[dict]:
         i, dist = _nearest(_W["phash"], phash64(d.pixels))
         rec["methods"]["phash"] = {"photo": ids[i], "score": -dist, "distance": dist}
         out.append(rec)
+    return out
+
+
+def _dedupe_fingerprint(path: str) -> bytes:
+    from ..fingerprint import compute
+
+    cv2.setNumThreads(1)
+    return compute(load(path, max_side=WORK_SIDE), label=path).to_bytes()
+
+
+def init_dedupe(fps: list[bytes]) -> None:
+    from ..fingerprint import Fingerprint
+
+    cv2.setNumThreads(1)
+    m = Matcher(PERMISSIVE)
+    for b in fps:
+        fp = Fingerprint.from_bytes(b)
+        m.add(fp.label, fp)
+    _W["dedupe"] = m
+
+
+NEAR_DUPLICATE_INLIERS = 25  # chance alignments stay far below (see BENCHMARKS.md)
+
+
+def near_duplicates_of(path: str) -> list[str]:
+    """Other corpus photos that are the same picture as this one (strict: many inliers or PDQ <= 31)."""
+    m: Matcher = _W["dedupe"]
+    q = Query.compute(load(path, max_side=WORK_SIDE))
+    out = []
+    for slot in m.candidates(q):
+        r = m.compare(q, m._fps[slot])
+        key = m._keys[slot]
+        if key != path and (r.scores.get("inliers", 0) >= NEAR_DUPLICATE_INLIERS or (r.scores.get("pdq_distance") or 999) <= 31):
+            out.append(key)
     return out

@@ -43,7 +43,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> "Plan":
-        return cls(1000, 200, 80, 6, 40, 10_000, (1_000, 10_000, 100_000))
+        return cls(1000, 200, 80, 6, 34, 10_000, (1_000, 10_000, 100_000))
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -73,11 +73,12 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     plan = plan or (Plan.quick() if quick else Plan.full())
     t_start = time.time()
     corpus = load_corpus(corpus_path)
+    ctx = mp.get_context("spawn")
+    dup_pairs = group_near_duplicates(corpus, ctx, workers, progress)
     sp = split(corpus, n_protected=plan.n_protected, n_calibration_protected=plan.n_cal_protected,
                n_distractor_calibration=plan.n_cal_distractors, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    ctx = mp.get_context("spawn")
 
     # 1. Protect (timed per stage), in worker processes.
     prot_photos = sp.protected
@@ -106,12 +107,12 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     for p in prot_photos:
         tasks.append(Task(p.id, str(p.path), str(p.person_mask) if p.person_mask else None, "protected",
                           "calibration" if p.id in cal_ids else "test", _donor(rng, donors, p),
-                          int(rng.integers(2**31)), _specs(rng, plan.variants_protected, (0.0, *AREAS))))
+                          int(rng.integers(2**31)), _specs(rng, plan.variants_protected, (0.0, *AREAS)), p.person_boxes))
     cal_d = {p.id for p in sp.calibration_distractors}
     for p in sp.distractors[: plan.n_distractors]:
         tasks.append(Task(p.id, str(p.path), str(p.person_mask) if p.person_mask else None, "distractor",
                           "calibration" if p.id in cal_d else "test", _donor(rng, donors, p),
-                          int(rng.integers(2**31)), _specs(rng, plan.variants_distractor, (0.0, *AREAS))))
+                          int(rng.integers(2**31)), _specs(rng, plan.variants_distractor, (0.0, *AREAS)), p.person_boxes))
     records: list[dict] = []
     with ctx.Pool(workers, initializer=init_worker, initargs=(bundle_bytes, pdq, phash, ids)) as pool:
         bar = progress("querying", len(tasks)) if progress else None
@@ -121,6 +122,7 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
                 bar()
 
     results = summarise(records, corpus, sp, plan, speed, seed)
+    results["corpus"]["near_duplicate_pairs"] = dup_pairs
     results["bytes_per_photo"] = _sizes(fps, bundle_bytes)
 
     # 3. Scale: latency as the index grows (synthetic fingerprints).
@@ -148,6 +150,49 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     write_plots(records, results, out)
     write_markdown(results, out / "results.md")
     return results
+
+
+def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list[str]]:
+    """Photos of the corpus that are the same picture (e.g. consecutive frames of one shot) are kept once,
+    so a "distractor" is never a copy of a protected photo. Found with the engine at a strict threshold."""
+    from .queries import _dedupe_fingerprint, init_dedupe, near_duplicates_of
+
+    paths = [str(p.path) for p in corpus.photos]
+    with ctx.Pool(workers) as pool:
+        fps = pool.map(_dedupe_fingerprint, paths, chunksize=8)
+    with ctx.Pool(workers, initializer=init_dedupe, initargs=(fps,)) as pool:
+        bar = progress("corpus near-duplicates", len(paths)) if progress else None
+        found = []
+        for r in pool.imap(near_duplicates_of, paths, chunksize=4):
+            found.append(r)
+            if bar:
+                bar()
+    parent = list(range(len(paths)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    index = {p: i for i, p in enumerate(paths)}
+    pairs = []
+    for i, others in enumerate(found):
+        for o in others:
+            j = index[o]
+            if root(i) != root(j):
+                parent[root(i)] = root(j)
+                pairs.append(sorted([corpus.photos[i].id, corpus.photos[j].id]))
+    seen, kept = set(), []
+    for i, p in enumerate(corpus.photos):  # one photo per picture
+        if root(i) not in seen:
+            seen.add(root(i))
+            kept.append(p)
+    if len(kept) < len(corpus.photos):
+        corpus.notes.append(f"{len(corpus.photos) - len(kept)} photos dropped as near-duplicates of others in the "
+                            f"corpus (>= 25 inliers or PDQ <= 31; pairs in results.json)")
+    corpus.photos = kept
+    return pairs
 
 
 def _donor(rng, photos, p):
@@ -203,7 +248,8 @@ def summarise(records, corpus, sp, plan, speed, seed) -> dict:
                  "corpus": {"name": corpus.name, "source": corpus.source, "photos": len(corpus.photos),
                             "protected": len(sp.protected), "calibration_protected": len(sp.calibration_protected),
                             "distractors": min(len(sp.distractors), plan.n_distractors),
-                            "calibration_distractors": len(sp.calibration_distractors), "notes": sp.notes,
+                            "calibration_distractors": len(sp.calibration_distractors),
+                            "notes": corpus.notes + sp.notes,
                             "queries": {"calibration": len(cal), "test": len(test),
                                         "test_protected": sum(r["kind"] == "protected" for r in test),
                                         "test_distractor": sum(r["kind"] == "distractor" for r in test)}},
