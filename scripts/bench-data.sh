@@ -49,7 +49,7 @@ mkdir -p "$DEST"
 DEST=$(cd "$DEST" && pwd)
 WORK=$(mktemp -d "$DEST/.work.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/debs" "$WORK/root"
+mkdir -p "$WORK/debs" "$WORK/unpacked"
 
 have_candidate() {
   local cand
@@ -86,19 +86,19 @@ elif command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
     fi
     deb=$(ls "$WORK/debs/${pkg}"_*.deb 2>/dev/null | head -1)
     [ -n "$deb" ] || { echo "bench-data: WARNING: no .deb for $pkg; skipped" >&2; continue; }
-    mkdir -p "$WORK/root/$pkg"
-    if ! dpkg -x "$deb" "$WORK/root/$pkg"; then
+    mkdir -p "$WORK/unpacked/$pkg"
+    if ! dpkg -x "$deb" "$WORK/unpacked/$pkg"; then
       echo "bench-data: WARNING: dpkg -x $deb failed; skipped" >&2
-      rm -rf "$WORK/root/$pkg"; rm -f "$deb"; continue
+      rm -rf "$WORK/unpacked/$pkg"; rm -f "$deb"; continue
     fi
-    dpkg-deb -f "$deb" Version >"$WORK/root/$pkg/.version"
+    dpkg-deb -f "$deb" Version >"$WORK/unpacked/$pkg/.version"
     rm -f "$deb"   # keep the scratch folder small
   done
 else
   echo "bench-data: WARNING: apt-get/dpkg not found; only scikit-image photos will be collected" >&2
 fi
 
-"$PY" - "$WORK/root" "$DEST" "$MIN_IMAGES" <<'PYEOF'
+"$PY" - "$WORK/unpacked" "$DEST" "$MIN_IMAGES" <<'PYEOF'
 """Collect photo-like images from the extracted packages and from skimage.data."""
 import csv
 import fnmatch
