@@ -175,11 +175,28 @@ def bench(
                                      "with this many protected photos (0: skip)."),
     benchmarks_md: Optional[Path] = typer.Option(None, "--benchmarks-md",
                                                  help="Also write this BENCHMARKS.md (notes kept from docs/benchmark/notes.md)."),
+    only: str = typer.Option("accuracy,scale,service", "--only",
+                             help="Parts to run, among accuracy, scale, service (without accuracy: needs --resume)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="A results.json to merge the parts run into."),
+    scale_sizes: Optional[str] = typer.Option(None, "--scale-sizes", help="Index sizes, e.g. 1000,100000,1000000."),
 ) -> None:
     """Benchmark derivative detection, localisation, speed and scale against PDQ and pHash."""
     from importlib import resources
 
-    from .bench.run import run_bench
+    from .bench.run import PARTS, run_bench
+
+    parts = tuple(x.strip() for x in only.split(",") if x.strip())
+    if not parts or not set(parts) <= set(PARTS):
+        fail(f"--only takes parts among {', '.join(PARTS)}")
+    if "accuracy" not in parts and resume is None:
+        fail("--only without accuracy needs --resume RESULTS_JSON")
+    try:
+        sizes = tuple(int(x) for x in scale_sizes.split(",")) if scale_sizes else None
+        previous = json.loads(resume.read_text()) if resume is not None else None
+    except (ValueError, OSError) as e:
+        fail(f"bad --scale-sizes or --resume: {e}")
+    if sizes is not None and not all(0 < x <= 10_000_000 for x in sizes):
+        fail("--scale-sizes are between 1 and 10,000,000")
 
     with progress() as prog:
         tasks = {}
@@ -190,7 +207,8 @@ def bench(
 
         try:
             res = run_bench(corpus, out, quick=quick, seed=seed, workers=workers, progress=bar,
-                            service_load=service_load)
+                            service_load=service_load, only=parts, resume=previous, scale_sizes=sizes,
+                            command="bouclier " + " ".join(sys.argv[1:]))
         except BouclierError as e:
             fail(str(e))
     Console().print((out / "results.md").read_text())
@@ -218,6 +236,33 @@ def _mount_service() -> None:
 
 
 _mount_service()
+
+
+def _mount_evidence() -> None:
+    from .evidence.cli import evidence_app
+
+    app.add_typer(evidence_app, name="evidence")
+
+
+_mount_evidence()
+
+
+def _mount_web() -> None:
+    from .web.cli import users_app
+
+    app.add_typer(users_app, name="users")
+
+
+_mount_web()
+
+
+def _mount_cases() -> None:
+    from .cases.cli import case_app
+
+    app.add_typer(case_app, name="case")
+
+
+_mount_cases()
 
 
 def run() -> None:

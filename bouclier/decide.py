@@ -19,7 +19,7 @@ class Thresholds:
     pdq_distance: int = 31  # HMA / StopNCII default
     min_inliers: int = 10  # geometric verification; calibrated by `bouclier bench`
     min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
-    candidates: int = 8  # protected photos verified per suspect
+    candidates: int = 16  # protected photos verified per suspect
     calibrated_by: str = "default"
 
     @classmethod

@@ -105,16 +105,22 @@ class Matcher:
         self._fps[slot] = None
         self._keys[slot] = None
         self._by_sha.get(fp.sha256, set()).discard(slot)
-        dead = len(self._fps) - len(self._slot)
-        if dead > 1000 and dead > len(self._fps) // 4:
-            self._compact()
+        for name, index in self._indexes.items():
+            if name in fp.signals and hasattr(index, "remove"):  # else `candidates` drops its hits
+                index.remove(slot)
         return True
 
-    def _compact(self) -> None:
-        live = [(k, self._fps[s]) for k, s in self._slot.items()]
-        self._reset()
-        for k, fp in live:
-            self.add(k, fp)
+    def flush(self) -> None:
+        """Index pending adds now (matching does it lazily)."""
+        for index in self._indexes.values():
+            if hasattr(index, "flush"):
+                index.flush()
+
+    def settle(self) -> None:
+        """Finish pending index work now (benchmarks and tests; matching does it lazily)."""
+        for index in self._indexes.values():
+            if hasattr(index, "settle"):
+                index.settle()
 
     def match(self, image) -> MatchResult:
         return self.match_query(Query.compute(image))

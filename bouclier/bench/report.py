@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,14 @@ import numpy as np
 from . import metrics
 
 METHOD_NAMES = {"bouclier": "bouclier", "pdq": "PDQ (HMA/StopNCII)", "pdq-dihedral": "PDQ + 8 dihedral", "phash": "pHash"}
+
+
+def _secs(v) -> str:
+    return "–" if v is None else f"{v:.1f} s"
+
+
+def _mb(v) -> str:
+    return "–" if v is None else f"{v:,.0f} MB"
 
 
 def _pct(v) -> str:
@@ -58,21 +67,32 @@ def write_markdown(res: dict, path: Path) -> None:
         f"{k} {v:.1f}" for k, v in s.items() if not k.startswith(("throughput", "fingerprint_over")) and isinstance(v, float)),
         f"Fingerprint / decode: **{s['fingerprint_over_decode']:.2f}×** (decode at reduced size, the path bouclier "
         f"uses); {s['fingerprint_over_full_decode']:.2f}× a full-size decode.",
-        *([f"12 MP phone-sized JPEG: decode {s['large_photo']['decode_ms']:.0f} ms (DCT-scaled; "
-           f"{s['large_photo']['decode_full_ms']:.0f} ms in full), fingerprint {s['large_photo']['fingerprint_ms']:.0f} ms: "
-           f"**{s['large_photo']['fingerprint_over_decode']:.2f}×**."] if "large_photo" in s else []),
+        *_by_size(s.get("large_photo", {})),
         f"Throughput: {s['throughput_1_process_per_s']:.1f} photos/s on 1 process, "
         f"{s['throughput_2_processes_per_s']:.1f} on 2.", "",
-        "| protected photos | match p50 | match p99 | synthetic | peak RSS |", "|---|---|---|---|---|"]
+        "Match latency by index size (one process, one query at a time; synthetic fingerprints beyond the real "
+        "protected photos; index build = bulk load as at service start):", "",
+        "| protected photos | synthetic | match p50 | match p99 | index | index build | index bytes/photo | RSS | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|"]
     for n, v in res["scale"].items():
-        lines.append(f"| {int(n):,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | {v['synthetic']:,} | {v['peak_rss_mb']:.0f} MB |")
+        lines.append(f"| {int(n):,} | {v['synthetic']:,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | "
+                     f"{v.get('index', '–')} | {_secs(v.get('build_s'))} | {v.get('index_bytes_per_photo', '–')} | "
+                     f"{_mb(v.get('rss_mb'))} | {_mb(v.get('peak_rss_mb'))} |")
     if "service_load" in res:
         sl = res["service_load"]
         lines.append(f"\nService on loopback (`bouclier serve`, HTTP, {sl.get('protected', 0):,} protected photos, "
-                     f"synthetic beyond the real ones): " + ", ".join(f"{k} {v}" for k, v in sl.items() if k != "protected"))
+                     f"synthetic beyond {min(50, sl.get('protected', 0))} real ones, {sl.get('concurrency')} clients, "
+                     f"uploads are JPEG derivatives): **{sl.get('matches_per_s')} matches/s**, latency p50 "
+                     f"{sl.get('p50_ms')} ms, p95 {sl.get('p95_ms')} ms, **p99 {sl.get('p99_ms')} ms** "
+                     f"({sl.get('requests')} requests, {sl.get('errors')} errors, verdicts {sl.get('verdicts')}). "
+                     f"Restart with the index rebuilt from the store: **{sl.get('restart_with_rebuild_s')} s** "
+                     f"(filling the store over HTTP: {sl.get('populate_s')} s).")
     by = res["bytes_per_photo"]
+    top = res["scale"][max(res["scale"], key=int)] if res.get("scale") else {}
+    in_index = top.get("index_bytes_per_photo", by["index_in_memory_estimate"])
     lines.append(f"\nBytes per protected photo: {by['storage_fingerprint_mean']:.0f} stored (max "
-                 f"{by['storage_fingerprint_max']}), about {by['index_in_memory_estimate']} in the in-memory index.")
+                 f"{by['storage_fingerprint_max']}), about {in_index} in the in-memory descriptor index "
+                 f"(plus the fingerprint itself, kept in memory for verification).")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -145,10 +165,25 @@ def targets(res: dict) -> list[tuple[str, float | None, str, float, bool]]:
 def write_benchmarks(res: dict, results_md: Path, path: Path, command: str, notes: str = "") -> None:
     """BENCHMARKS.md: the latest full run, how it was made, and whether the targets are met."""
     m = res["machine"]
+    runs = res.get("runs", {})
+    acc = runs.get("accuracy", {})
+    if not acc.get("command") and path.is_file():  # a results.json from before `runs`: keep the old header's
+        head = re.search(r"Produced by `([^`]+)`", path.read_text())
+        acc = {**acc, "command": head.group(1) if head else None}
+    later: dict[str, list[str]] = {}
+    for name, r in runs.items():
+        if name != "accuracy" and r.get("command") and r["command"] != acc.get("command"):
+            later.setdefault(r["command"], []).append(
+                f"{name.replace('_', ' ')} {r['elapsed_s'] / 60:.0f} min on {r['date']}, 1-minute load average "
+                f"{r.get('load_average')} at its end")
+    parts = [f"`{c}` ({'; '.join(v)}; the 2 cores were shared with other work)" for c, v in later.items()]
     lines = ["# Benchmarks", "",
-             f"Produced by `{command}` (bouclier {res['tool_version']}, algorithm "
+             f"Produced by `{acc.get('command') or command}` (bouclier {res['tool_version']}, algorithm "
              f"{res['algorithm']['name']} v{res['algorithm']['version']}), seed {res['seed']}, "
-             f"in {res['elapsed_s'] / 60:.0f} minutes on {m['cpu']} ({m['cores']} cores, no GPU), Python {m['python']}.",
+             f"in {(acc.get('elapsed_s') or res['elapsed_s']) / 60:.0f} minutes on {m['cpu']} ({m['cores']} cores, "
+             f"no GPU), Python {m['python']}.",
+             *([f"Scale and service-load rows replaced later by {'; '.join(parts)}, merged into the same results.json."]
+               if parts else []),
              "All methods answered the same queries in the same run. Thresholds were set on the calibration "
              "split and are reported on the test split. Plots: `bench-results/recall_vs_far.png`, "
              "`recall_vs_area.png`, `iou_hist.png` (copies in `docs/benchmark/`).", "",
@@ -163,3 +198,19 @@ def write_benchmarks(res: dict, results_md: Path, path: Path, command: str, note
     if notes:
         lines += [notes.strip(), ""]
     path.write_text("\n".join(lines))
+
+
+def _by_size(lp: dict) -> list[str]:
+    """Fingerprint vs decode for JPEGs of several sizes (decode grows with pixels, fingerprinting does not)."""
+    rows = lp.get("by_size") or ([lp] if lp else [])
+    if not rows:
+        return []
+    out = ["", "Fingerprint vs decode by photo size (JPEG q90 made from scikit-image's astronaut, one process):", "",
+           "| photo | decode (DCT-scaled) | decode (full) | fingerprint | fingerprint / decode |", "|---|---|---|---|---|"]
+    for r in rows:
+        mp = r.get("megapixels", r.get("pixels", 0) / 1e6)
+        ok = "yes" if r["fingerprint_over_decode"] <= 2 else "no"
+        out.append(f"| {mp:g} MP | {r['decode_ms']:.1f} ms | {r['decode_full_ms']:.1f} ms | {r['fingerprint_ms']:.1f} ms | "
+                   f"**{r['fingerprint_over_decode']:.2f}×** (≤ 2: {ok}) |")
+    return out + [""]
+

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__
 from .. import bundle as bundle_mod
+from ..decide import Thresholds
 from ..fingerprint import Fingerprint, Query
 from ..load import load_array
 from ..match import algorithm_info
@@ -43,7 +44,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> "Plan":
-        return cls(1000, 200, 80, 6, 34, 10_000, (1_000, 10_000, 100_000))
+        return cls(1000, 200, 80, 6, 34, 10_000, (1_000, 10_000, 100_000, 1_000_000))
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -68,9 +69,21 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
 
 
+PARTS = ("accuracy", "scale", "service")
+
+
 def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed: int = 1, workers: int = 2,
-              progress=None, plan: Plan | None = None, service_load: int = 0) -> dict:
+              progress=None, plan: Plan | None = None, service_load: int = 0, only: tuple[str, ...] = PARTS,
+              resume: dict | None = None, scale_sizes: tuple[int, ...] | None = None, command: str = "") -> dict:
+    """The benchmark; `only` some parts, merged into `resume` (a previous results.json) when the
+    accuracy part is not rerun."""
     plan = plan or (Plan.quick() if quick else Plan.full())
+    if scale_sizes:
+        plan.scale_sizes = tuple(scale_sizes)
+    if "accuracy" not in only:
+        if resume is None:
+            raise ValueError("running without the accuracy part needs --resume RESULTS_JSON")
+        return _run_parts(corpus_path, out, plan, seed, workers, progress, service_load, only, resume, command)
     t_start = time.time()
     corpus = load_corpus(corpus_path)
     ctx = mp.get_context("spawn")
@@ -125,23 +138,10 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     results["corpus"]["near_duplicate_pairs"] = dup_pairs
     results["bytes_per_photo"] = _sizes(fps, bundle_bytes)
 
-    # 3. Scale: latency as the index grows (synthetic fingerprints).
-    from .scale import run_scale
-
-    qs = [Query.compute(load_array(_sample_query(p, seed))) for p in prot_photos[:50]]
-    bar = progress("scale", max(plan.scale_sizes)) if progress else None
-    last = [len(fps)]
-
-    def adv(n):
-        if bar:
-            bar(n - last[0])
-        last[0] = n
-
-    results["scale"] = run_scale(fps, qs, list(plan.scale_sizes), adv, seed)
-    if service_load:
-        results["service_load"] = _service_load(fps, prot_photos, service_load, seed)
+    results["runs"] = {"accuracy": {"command": command, "elapsed_s": None, "date": _today()}}
+    _scale_and_service(results, fps, prot_photos, plan, seed, progress, service_load, only, command)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["elapsed_s"] = round(time.time() - t_start, 1)
+    results["elapsed_s"] = results["runs"]["accuracy"]["elapsed_s"] = round(time.time() - t_start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records))
     (out / "thresholds.json").write_text(json.dumps(results["calibrated_thresholds"], indent=2))
@@ -150,6 +150,89 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     write_plots(records, results, out)
     write_markdown(results, out / "results.md")
     return results
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def _scale_and_service(results, fps, prot_photos, plan, seed, progress, service_load, only, command) -> None:
+    """3. Scale: latency as the index grows (synthetic fingerprints). 4. Service load on loopback."""
+    from .scale import run_scale
+
+    if "scale" in only:
+        t = time.time()
+        qs = [Query.compute(load_array(_sample_query(p, seed))) for p in prot_photos[:50]]
+        bar = progress("scale", max(plan.scale_sizes)) if progress else None
+        last = [len(fps)]
+
+        def adv(n):
+            if bar:
+                bar(n - last[0])
+            last[0] = n
+
+        results["scale"] = run_scale(fps, qs, list(plan.scale_sizes), adv, seed)
+        results.setdefault("runs", {})["scale"] = {"command": command, "elapsed_s": round(time.time() - t, 1),
+                                                   "date": _today(), "load_average": _loadavg()}
+    if service_load and "service" in only:
+        t = time.time()
+        results["service_load"] = _service_load(fps, prot_photos, service_load, seed)
+        results.setdefault("runs", {})["service_load"] = {"command": command, "elapsed_s": round(time.time() - t, 1),
+                                                          "date": _today(), "load_average": _loadavg()}
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 1)
+    except OSError:
+        return None
+
+
+def _run_parts(corpus_path, out, plan, seed, workers, progress, service_load, only, resume, command) -> dict:
+    """Scale and/or service load alone, on the protected photos of the resumed run, merged into it."""
+    results = dict(resume)
+    seed = results.get("seed", seed)
+    results.setdefault("runs", {}).setdefault("accuracy", {"command": None, "elapsed_s": results.get("elapsed_s"),
+                                                            "date": None})
+    corpus = load_corpus(corpus_path)
+    _drop_near_duplicates(corpus, results.get("corpus", {}).get("near_duplicate_pairs", []))
+    p = results.get("plan", {})
+    sp = split(corpus, n_protected=p.get("n_protected", plan.n_protected),
+               n_calibration_protected=p.get("n_cal_protected", plan.n_cal_protected),
+               n_distractor_calibration=p.get("n_cal_distractors", plan.n_cal_distractors), seed=seed)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers) as pool:
+        rows = pool.map(protect_one, [(ph.id, str(ph.path)) for ph in sp.protected], chunksize=4)
+    fps = [Fingerprint.from_bytes(r["fingerprint"]) for r in rows]
+    results.setdefault("plan", {})["scale_sizes"] = list(plan.scale_sizes)
+    _scale_and_service(results, fps, sp.protected, plan, seed, progress, service_load, only, command)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    from .report import write_markdown
+
+    write_markdown(results, out / "results.md")
+    return results
+
+
+def _drop_near_duplicates(corpus, pairs: list[list[str]]) -> None:
+    """Keep one photo per near-duplicate group, as `group_near_duplicates` did in the resumed run."""
+    parent = {p.id: p.id for p in corpus.photos}
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        if a in parent and b in parent and root(a) != root(b):
+            parent[root(a)] = root(b)
+    seen, kept = set(), []
+    for p in corpus.photos:
+        if root(p.id) not in seen:
+            seen.add(root(p.id))
+            kept.append(p)
+    corpus.photos = kept
 
 
 def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list[str]]:
@@ -300,7 +383,7 @@ def calibrate(cal: list[dict], res: dict) -> dict:
             if acc > best:
                 best, cut = acc, float(c)
     return {"pdq_distance": 31, "min_inliers": max(min_inliers, 6), "min_edited_fraction": round(cut, 3),
-            "candidates": 8, "calibrated_by": f"bouclier bench (seed {res['seed']}, corpus {res['corpus']['name']}, "
+            "candidates": Thresholds().candidates, "calibrated_by": f"bouclier bench (seed {res['seed']}, corpus {res['corpus']['name']}, "
                                                f"{len(cal)} calibration queries)"}
 
 

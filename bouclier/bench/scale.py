@@ -19,16 +19,18 @@ from ..signals.keypoints import DESCRIPTOR_BITS, PROTECT_KEYPOINTS, Keypoints
 from ..signals.pdq import PDQ
 
 
-def synthetic(rng: np.random.Generator, n: int) -> list[Fingerprint]:
-    out = []
-    for i in range(n):
-        kp = Keypoints(512, 384, (rng.random((PROTECT_KEYPOINTS, 2)) * [511, 383]).astype(np.float32),
-                       (rng.random(PROTECT_KEYPOINTS) * 360).astype(np.float32),
-                       rng.integers(0, 256, (PROTECT_KEYPOINTS, DESCRIPTOR_BITS // 8), dtype=np.uint8))
-        g = EditGrid(rng.integers(0, 16, (CELLS, CELLS), dtype=np.uint8), rng.integers(0, 16, (CELLS, CELLS), dtype=np.uint8))
-        out.append(Fingerprint(f"synthetic-{i}", rng.bytes(32).hex(), 4032, 3024,
-                               {"pdq": PDQ(rng.bytes(32), 100), "orb": kp, "grid": g}))
-    return out
+def synthetic(rng: np.random.Generator, n: int, start: int = 0) -> list[Fingerprint]:
+    """n random fingerprints labelled synthetic-{start}, ... Positions, angles and grid are drawn once
+    per call and shared (memory at 1M photos); descriptors, PDQ and file hash are each photo's own."""
+    xy = (rng.random((PROTECT_KEYPOINTS, 2)) * [511, 383]).astype(np.float32)
+    angle = (rng.random(PROTECT_KEYPOINTS) * 360).astype(np.float32)
+    g = EditGrid(rng.integers(0, 16, (CELLS, CELLS), dtype=np.uint8), rng.integers(0, 16, (CELLS, CELLS), dtype=np.uint8))
+    desc = rng.integers(0, 256, (n, PROTECT_KEYPOINTS, DESCRIPTOR_BITS // 8), dtype=np.uint8)
+    pdq, sha = rng.bytes(32 * n), rng.bytes(32 * n)
+    return [Fingerprint(f"synthetic-{start + i}", sha[32 * i:32 * i + 32].hex(), 4032, 3024,
+                        {"pdq": PDQ(pdq[32 * i:32 * i + 32], 100), "orb": Keypoints(512, 384, xy, angle, desc[i]),
+                         "grid": g})
+            for i in range(n)]
 
 
 def latency(matcher: Matcher, queries: list, repeat: int = 1) -> dict:
@@ -41,8 +43,17 @@ def latency(matcher: Matcher, queries: list, repeat: int = 1) -> dict:
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "n": len(ms)}
 
 
+def rss_mb() -> float:
+    """Resident memory now (MB)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return float("nan")
+
+
 def run_scale(real: list[Fingerprint], queries: list, sizes: list[int], progress=None, seed: int = 0) -> dict:
-    """Latency per index size; one matcher grown step by step."""
+    """Latency per index size; one matcher grown step by step (each step a bulk load, as at start)."""
     rng = np.random.default_rng(seed)
     m = Matcher()
     for fp in real:
@@ -52,15 +63,21 @@ def run_scale(real: list[Fingerprint], queries: list, sizes: list[int], progress
     for size in sorted(sizes):
         t0 = time.perf_counter()
         while n < size:
-            batch = synthetic(rng, min(5000, size - n))
+            batch = synthetic(rng, min(5000, size - n), start=n)  # unique labels: a label is a key
             for fp in batch:
                 m.add(fp.label, fp)
             n += len(batch)
             if progress:
                 progress(n)
-        m.candidates(queries[0])  # flush pending index work before timing
-        build = time.perf_counter() - t0
+        fill = time.perf_counter() - t0
+        m.settle()  # index build (not timed as matching)
+        build = time.perf_counter() - t0 - fill
         lat = latency(m, queries)
-        out[str(size)] = {**lat, "protected": n, "synthetic": max(0, n - len(real)), "build_s": round(build, 1),
+        index = m._indexes["orb"]
+        assert len(m) == len(index) == n, "every added photo must stay indexed"
+        per_photo = index.rows.n * (index.bits // 8 + 8 + 4 + 1) / max(len(index), 1)  # code, id, owner, bin
+        out[str(size)] = {**lat, "protected": n, "synthetic": max(0, n - len(real)), "fill_s": round(fill, 1),
+                          "build_s": round(build, 1), "index": index.kind, "index_bytes_per_photo": round(per_photo),
+                          "rss_mb": round(rss_mb()),
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     return out

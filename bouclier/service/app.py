@@ -358,6 +358,12 @@ def create_app(settings: Settings, registry: Registry | None = None) -> FastAPI:
         with reg.db.read() as s:
             return audit.verify(s).to_dict()
 
+    from ..web.ui import mount_ui  # the web UI under /ui (docs/web.md); / redirects there
+
+    mount_ui(app)
+    from ..cases.api import cases_router  # /v1/cases (docs/cases.md)
+
+    app.include_router(cases_router(reg, require))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(CountRequests, metrics=metrics)
     return app

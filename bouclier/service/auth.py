@@ -1,7 +1,7 @@
 """API keys: random, high-entropy, shown once; only their SHA-256 is stored.
 
 A key looks like `bcl_<prefix>_<secret>`; the prefix (not secret) lets admins recognise a key in
-`bouclier keys list`. Scopes: submit, match, export, admin (admin does not imply the others).
+`bouclier keys list`. Scopes: submit, match, export, admin, cases (admin does not imply the others).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from . import audit
 from .db import Database
 from .models import Client
 
-SCOPES = ("submit", "match", "export", "admin")
+SCOPES = ("submit", "match", "export", "admin", "cases")
 
 
 def hash_key(key: str) -> str:

@@ -74,7 +74,7 @@ keys_app = typer.Typer(help="API keys of platforms, helplines and apps.", no_arg
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option("--name", help="Who uses the key.")],
-    scope: Annotated[list[str], typer.Option("--scope", help="submit, match, export or admin (repeat for several).")],
+    scope: Annotated[list[str], typer.Option("--scope", help="submit, match, export, admin or cases (repeat for several).")],
     rate: Annotated[Optional[int], typer.Option("--rate", help="Requests per minute for this key (default: the server's).")] = None,
     data_dir: DataDir = None,
     config: Config = None,

@@ -1,9 +1,10 @@
 """The in-memory matching index: one engine Matcher per bank, behind one lock.
 
-Rebuilt from the store at start; then follows submits (added after commit) and withdrawals (removed
-before commit, restored if the commit fails), so a withdrawn fingerprint can never match once its
-DELETE has been answered. Keys are fingerprint uids, never reused; `_dead` remembers removed uids so
-that a late `add` (a submit racing its own withdrawal) cannot resurrect one.
+Rebuilt from the store at start (a bulk load: one index build per bank, on every core); then
+follows submits (added after commit) and withdrawals (removed before commit, restored if the commit
+fails), so a withdrawn fingerprint can never match once its DELETE has been answered. Keys are
+fingerprint uids, never reused; `_dead` remembers removed uids so that a late `add` (a submit racing
+its own withdrawal) cannot resurrect one.
 """
 
 from __future__ import annotations
@@ -40,25 +41,28 @@ class Index:
         self._empty: engine.Matcher | None = None
 
     def configure_bank(self, name: str, enabled: bool, thresholds: dict | None) -> None:
-        """Create or reconfigure a bank (a threshold change rebuilds that bank's matcher from memory)."""
+        """Create or reconfigure a bank (a threshold change keeps the bank's index: only the cuts change)."""
         with self._lock:
             b = self._banks.get(name)
-            if b is None or b.thresholds != thresholds:
-                m = engine.new_matcher(thresholds)
-                for e in self._entries.values():
-                    if e.bank == name:
-                        m.add(e.uid, e.fp)
-                self._banks[name] = _Bank(m, enabled, thresholds)
+            if b is None:
+                self._banks[name] = _Bank(engine.new_matcher(thresholds), enabled, thresholds)
             else:
-                b.enabled = enabled
+                if b.thresholds != thresholds:
+                    b.matcher.thresholds = engine.new_matcher(thresholds).thresholds
+                b.enabled, b.thresholds = enabled, thresholds
 
-    def add(self, entries: list[Entry]) -> None:
+    def add(self, entries: list[Entry], flush: bool = True) -> None:
+        """Index entries; `flush`: in this call (a submit), else at the next match or `settle` (bulk)."""
         with self._lock:
+            banks = set()
             for e in entries:
                 if e.uid in self._dead:
                     continue
                 self._banks[e.bank].matcher.add(e.uid, e.fp)
                 self._entries[e.uid] = e
+                banks.add(e.bank)
+            for name in banks if flush else ():
+                self._banks[name].matcher.flush()
 
     def remove(self, uids: list[str]) -> list[Entry]:
         """Remove now; returns what was removed (for `restore` if the store then fails)."""
@@ -95,6 +99,12 @@ class Index:
         if best_entry is None:
             best_bank = None
         return best, best_entry, best_bank
+
+    def settle(self) -> None:
+        """Finish pending index work of every bank now (at start, before serving)."""
+        with self._lock:
+            for b in self._banks.values():
+                b.matcher.settle()
 
     def sizes(self) -> dict[str, int]:
         with self._lock:

@@ -87,10 +87,11 @@ class Registry:
             for fp, bank, case_id in s.execute(q):
                 batch.append(Entry(fp.uid, bank, case_id, fp.position, fp.source, engine.Fingerprint.from_bytes(fp.data)))
                 if len(batch) >= 2000:
-                    self.index.add(batch)
+                    self.index.add(batch, flush=False)
                     n, batch = n + len(batch), []
-            self.index.add(batch)
-            return n + len(batch)
+            self.index.add(batch, flush=False)
+        self.index.settle()  # build the descriptor indexes now, not on the first match
+        return n + len(batch)
 
     # -- case secrets ------------------------------------------------------------------------------
 

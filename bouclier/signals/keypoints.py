@@ -11,15 +11,22 @@ test order puts the most informative bits first).
 
 from __future__ import annotations
 
+import logging
+import os
 import struct
+import threading
+import time
 from dataclasses import dataclass
 
 import cv2
 import faiss
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..errors import FormatError
 from .base import Signal, SignalIndex, View, need, register
+
+log = logging.getLogger(__name__)
 
 PROTECT_KEYPOINTS = 128
 DESCRIPTOR_BITS = 128
@@ -27,7 +34,9 @@ QUERY_KEYPOINTS = 2500
 QUERY_OVERDETECT = 3  # detect 3x as many, then spread
 QUERY_SPREAD_GRID = 16
 PROTECT_CANDIDATES = 2000  # ORB keypoints detected before the spread selection
-SPREAD_GRID = 6  # keypoints are chosen per cell of a 6x6 grid, strongest first
+SPREAD_GRID = 6  # keypoints are chosen per cell of a 6x6 grid, most stable then strongest first
+STABILITY_SCALES = (0.6, 0.4)  # downscaled copies a protected keypoint should survive (see _stability)
+STABILITY_HAMMING = 38  # of 128 descriptor bits (30 %, as in verification)
 
 
 def _orb(n: int) -> cv2.ORB:
@@ -64,6 +73,28 @@ def _detect_spread(gray: np.ndarray, n: int):
     return (np.array([k.pt for k in kps], np.float32), np.array([k.angle for k in kps], np.float32), desc)
 
 
+def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray:
+    """Per candidate keypoint: in how many downscaled copies (STABILITY_SCALES) it is found again.
+
+    Found again: a keypoint of the copy lies within a few pixels of it (in full-size coordinates) with a
+    descriptor within MATCH_FRACTION of it. Uploads are often smaller than the protected photo; fine
+    details vanish there, so keypoints that survive downscaling are the ones worth keeping.
+    """
+    score = np.zeros(len(xy), np.float32)
+    h, w = gray.shape
+    nb = DESCRIPTOR_BITS // 8
+    for sc in STABILITY_SCALES:
+        small = cv2.resize(gray, (max(1, round(w * sc)), max(1, round(h * sc))), interpolation=cv2.INTER_AREA)
+        sxy, _, _, sdesc = _detect(small, int(PROTECT_CANDIDATES * sc))  # fewer features fit a smaller copy
+        if not len(sxy):
+            continue
+        dist, j = cKDTree(sxy / sc).query(xy, k=3, distance_upper_bound=3.0 * max(1.0, 0.7 / sc))
+        ok = np.isfinite(dist)
+        ham = np.bitwise_count(sdesc[np.where(ok, j, 0), :nb] ^ desc[:, None, :nb]).sum(axis=2)
+        score += ((ham <= STABILITY_HAMMING) & ok).any(axis=1)
+    return score
+
+
 def _spread(xy: np.ndarray, resp: np.ndarray, shape: tuple[int, int], k: int, g: int = 0) -> np.ndarray:
     """Indices of up to k keypoints, strongest first within each grid cell, spread over the image."""
     h, w = shape
@@ -97,6 +128,8 @@ class Keypoints(Signal):
         k, bits = k or PROTECT_KEYPOINTS, bits or DESCRIPTOR_BITS
         gray = view.gray
         xy, ang, resp, desc = _detect(gray, PROTECT_CANDIDATES)
+        if len(xy):  # stable keypoints first within each cell, then the strongest
+            resp = _stability(gray, xy, desc) + 0.5 * resp / max(float(resp.max()), 1e-12)
         idx = _spread(xy, resp, gray.shape, k) if len(xy) else np.zeros(0, int)
         kp = cls(gray.shape[1], gray.shape[0], xy[idx], ang[idx], np.ascontiguousarray(desc[idx, : bits // 8]))
         return kp.quantised()
@@ -177,28 +210,119 @@ class KeypointQuery:
         return cls(w, h, ors)
 
 
-RETRIEVAL_PER_ORIENTATION = 1000  # strongest suspect descriptors used for candidate retrieval
+RETRIEVAL_PER_ORIENTATION = 2000  # first (best-spread) suspect descriptors used for candidate retrieval
 RETRIEVAL_NEIGHBOURS = 3
 FLAT_LIMIT = 50_000  # descriptors (~400 photos); above this an IVF index is used
-IVF_REGROW = 8  # retrain the IVF when it has grown this many times since training
+IVF_REGROW = 8  # rebuild the IVF (in the background) when it has grown this many times since its build
+IVF_DEAD_SHARE = 0.25  # ... or when this share of its photos has been withdrawn
+IVF_LISTS = 8  # lists per sqrt(descriptors)
+QUANTIZER_PROBE = 2  # centroid groups searched to assign a descriptor to its list
+QUERY_GROUPS = 16  # centroid groups searched for a query descriptor's nprobe nearest lists
+REBUILD_RETRY_S = 60  # wait after a failed background build
+
+
+class _Rows:
+    """Growable per-row arrays of the index (owner slot, angle bin); a photo's rows are contiguous."""
+
+    def __init__(self, owner=None, abin=None):
+        self.owner = np.zeros(0, np.int32) if owner is None else owner
+        self.abin = np.zeros(0, np.uint8) if abin is None else abin
+        self.n = len(self.owner)
+
+    def append(self, owner: np.ndarray, abin: np.ndarray) -> None:
+        end = self.n + len(owner)
+        if end > len(self.owner):
+            cap = max(end, 2 * len(self.owner), 1024)
+            self.owner, self.abin = _grown(self.owner, cap, self.n), _grown(self.abin, cap, self.n)
+        self.owner[self.n:end], self.abin[self.n:end] = owner, abin
+        self.n = end
+
+    def slots(self, start: int = 0, end: int | None = None) -> list[int]:
+        """The photos of rows [start, end), in row order."""
+        o = self.owner[start:self.n if end is None else end]
+        return o[np.flatnonzero(np.r_[True, o[1:] != o[:-1]])].tolist() if len(o) else []
+
+
+def _grown(a: np.ndarray, cap: int, n: int) -> np.ndarray:
+    out = np.zeros((cap, *a.shape[1:]), a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+def _build_ivf(codes: np.ndarray, bits: int, nprobe: int, threads: int = 1):
+    """A binary IVF over `codes`: IVF_LISTS sqrt(n) lists whose centroids are a random sample of the
+    descriptors (no k-means), found by a small two-level quantizer (sqrt(lists) groups, QUANTIZER_PROBE
+    of them searched), so a row costs a few hundred distances instead of a scan of every centroid."""
+    nlist = int(np.clip(IVF_LISTS * np.sqrt(len(codes)), 64, min(len(codes), 1 << 18)))
+    rng = np.random.default_rng(len(codes))
+    centroids = np.ascontiguousarray(codes[np.sort(rng.choice(len(codes), nlist, replace=False))])
+    groups = max(1, int(np.sqrt(nlist)))
+    top = faiss.IndexBinaryFlat(bits)
+    top.add(np.ascontiguousarray(centroids[rng.choice(nlist, groups, replace=False)]))
+    quantizer = faiss.IndexBinaryIVF(top, bits, groups)
+    quantizer.nprobe = QUANTIZER_PROBE
+    quantizer.add(centroids)
+    ivf = faiss.IndexBinaryIVF(quantizer, bits, nlist)
+    ivf.nprobe = nprobe
+    ivf.bouclier_quantizer = quantizer
+    _add(ivf, quantizer, codes, threads)
+    return ivf
+
+
+def _add(ivf, quantizer, codes: np.ndarray, threads: int = 1) -> None:
+    """ivf.add, with the list assignment split over `threads` Python threads (faiss drops the GIL)."""
+    step = 1 << 20
+    for a in range(0, len(codes), step * threads):
+        chunk = np.ascontiguousarray(codes[a:a + step * threads])
+        lists = np.empty(len(chunk), np.int64)
+        bounds = np.linspace(0, len(chunk), threads + 1).astype(int)
+
+        def assign(lo: int, hi: int) -> None:
+            faiss.omp_set_num_threads(1)  # per thread
+            if hi > lo:
+                lists[lo:hi] = quantizer.search(chunk[lo:hi], 1)[1][:, 0]
+
+        workers = [threading.Thread(target=assign, args=(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        if (lists < 0).any():
+            raise RuntimeError("descriptor index: a row got no list")
+        ivf.add_core(len(chunk), faiss.swig_ptr(chunk), None, faiss.swig_ptr(lists))
 
 
 class DescriptorIndex(SignalIndex):
-    """All protected descriptors in one faiss binary index; votes of suspect descriptors per photo."""
+    """All protected descriptors in one faiss binary index; votes of suspect descriptors per photo.
+
+    Flat up to FLAT_LIMIT descriptors, then an IVF. Adds go straight into the live index; a bulk
+    load (at least doubling it) builds the IVF at once; otherwise a bigger IVF, without withdrawn
+    photos, is built in a background thread and swapped in by a later call, never on the request
+    path. Withdrawn photos are masked at once.
+    """
 
     def __init__(self, bits: int | None = None, max_distance: int | None = None, nprobe: int = 48):
         self.bits = bits = bits or DESCRIPTOR_BITS
         self.max_distance = max_distance if max_distance is not None else bits // 4
         self.nprobe = nprobe
         self.index = faiss.IndexBinaryFlat(bits)
-        self.owner = np.zeros(0, np.int32)  # row -> slot
-        self.angle_bin = np.zeros(0, np.uint8)  # row -> ORB angle in ANGLE_BINS steps
-        self._pending: list[tuple[int, np.ndarray]] = []
+        self.rows = _Rows()
+        self._desc: dict[int, np.ndarray] = {}  # live slot -> its descriptors (shared with the fingerprint)
+        self._pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._dead = np.zeros(0, bool)  # slot -> withdrawn
+        self._dead_photos = 0  # withdrawn photos whose rows are still in the index
         self.photos = 0
-        self._trained_on = 0
+        self._built_on = 0  # rows when the IVF was built
+        self._job: threading.Thread | None = None
+        self._job_out: tuple | None = None
+        self._retry_at = 0.0
 
     def __len__(self) -> int:
         return self.photos
+
+    @property
+    def kind(self) -> str:
+        return "flat" if isinstance(self.index, faiss.IndexBinaryFlat) else f"ivf{self.index.nlist}"
 
     def add(self, slot: int, signal: Keypoints) -> None:
         d = signal.desc
@@ -207,48 +331,110 @@ class DescriptorIndex(SignalIndex):
         self.photos += 1
         if len(d):
             self._pending.append((slot, d, signal.angle))
+            self._desc[slot] = d
+
+    def remove(self, slot: int) -> None:
+        """Withdraw a photo: its descriptors stop voting now and leave the index at the next rebuild."""
+        if slot >= len(self._dead):
+            self._dead = _grown(self._dead, max(slot + 1, 2 * len(self._dead)), len(self._dead))
+        if not self._dead[slot]:
+            self._dead[slot] = True
+            self._desc.pop(slot, None)
+            self.photos -= 1
+            self._dead_photos += 1
 
     def _flush(self) -> None:
-        if not self._pending:
-            return
-        descs = np.concatenate([d for _, d, _ in self._pending])
-        owners = np.concatenate([np.full(len(d), s, np.int32) for s, d, _ in self._pending])
-        bins = np.concatenate([_angle_bins(a) for _, _, a in self._pending])
-        self._pending = []
-        total = self.index.ntotal + len(descs)
-        flat = isinstance(self.index, faiss.IndexBinaryFlat)
-        if (flat and total > FLAT_LIMIT) or (not flat and total > IVF_REGROW * self._trained_on):
-            self._rebuild(np.concatenate([self._codes(), descs]))
-        else:
-            self.index.add(descs)
-        self.owner = np.concatenate([self.owner, owners])
-        self.angle_bin = np.concatenate([self.angle_bin, bins])
+        self._swap_if_done()
+        if self._pending:
+            pending, self._pending = self._pending, []
+            owners = np.concatenate([np.full(len(d), s, np.int32) for s, d, _ in pending])
+            bins = np.concatenate([_angle_bins(a) for _, _, a in pending])
+            bulk = len(owners) >= self.rows.n and len(owners) + self.rows.n > FLAT_LIMIT and self._job is None
+            self.rows.append(owners, bins)
+            if bulk:  # first load (service start, benchmark): build now, on every core
+                self._compact_rows(self.rows.n)
+                codes = np.concatenate([self._desc[s] for s in self.rows.slots()])
+                self.index = _build_ivf(codes, self.bits, self.nprobe, os.cpu_count() or 1)
+                self._built_on = self.rows.n
+            else:
+                self._probe(QUANTIZER_PROBE)
+                self.index.add(np.concatenate([d for _, d, _ in pending]))
+        if self._job is None and time.monotonic() >= self._retry_at and self._needs_rebuild():
+            self._start_rebuild()
 
-    def _codes(self) -> np.ndarray:
-        """Every stored descriptor, in row order."""
-        nb = self.bits // 8
+    def _needs_rebuild(self) -> bool:
+        n = self.rows.n
         if isinstance(self.index, faiss.IndexBinaryFlat):
-            return faiss.vector_to_array(self.index.xb).reshape(-1, nb)
-        out = np.zeros((self.index.ntotal, nb), np.uint8)
-        invlists = self.index.invlists
-        for lst in range(self.index.nlist):
-            n = invlists.list_size(lst)
-            if n:
-                ids = faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy()
-                codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * nb).copy().reshape(n, nb)
-                out[ids] = codes
+            return n > FLAT_LIMIT
+        return n > IVF_REGROW * self._built_on or self._dead_photos > IVF_DEAD_SHARE * max(self.photos, 1)
+
+    def _compact_rows(self, n: int) -> None:
+        """Drop the rows of withdrawn photos (only before a full build)."""
+        live = ~self._dead_of(self.rows.owner[:n])
+        if not live.all():
+            r = self.rows
+            self.rows = _Rows(r.owner[:n][live], r.abin[:n][live])
+            self._dead_photos = 0
+
+    def _dead_of(self, owner: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(owner), bool)
+        inside = owner < len(self._dead)
+        out[inside] = self._dead[owner[inside]]
         return out
 
-    def _rebuild(self, codes: np.ndarray) -> None:
-        """IVF with about 4 sqrt(n) lists, trained on a sample; redone when the index grows 8-fold."""
-        nlist = int(4 * np.sqrt(len(codes)))
-        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.bits), self.bits, nlist)
-        rng = np.random.default_rng(0)
-        ivf.train(codes[rng.choice(len(codes), min(len(codes), nlist * 40), replace=False)])
-        ivf.add(codes)
-        ivf.nprobe = self.nprobe
-        self.index = ivf
-        self._trained_on = len(codes)
+    def _start_rebuild(self) -> None:
+        r, n = self.rows, self.rows.n
+        live = ~self._dead_of(r.owner[:n])
+        parts = [self._desc[s] for s in _Rows(r.owner[:n][live]).slots()]
+        dead_photos = self._dead_photos
+
+        def work():
+            try:
+                self._job_out = (_build_ivf(np.concatenate(parts), self.bits, self.nprobe), n, live, dead_photos)
+            except Exception as e:  # e.g. MemoryError: keep serving from the live index
+                log.warning("descriptor index build failed, retrying in %d s: %r", REBUILD_RETRY_S, e)
+
+        self._job_out = None
+        self._job = threading.Thread(target=work, name="bouclier-ivf-build", daemon=True)
+        self._job.start()
+
+    def _swap_if_done(self, wait: bool = False) -> None:
+        if self._job is None or (self._job.is_alive() and not wait):
+            return
+        self._job.join()
+        self._job = None
+        out, self._job_out = self._job_out, None
+        if out is None:  # the build failed: keep the live index, try again later
+            self._retry_at = time.monotonic() + REBUILD_RETRY_S
+            return
+        ivf, n, live, dead_photos = out
+        r = self.rows
+        rows = _Rows(r.owner[:n][live], r.abin[:n][live])
+        built = rows.n
+        if r.n > n:  # rows added while it was built (those withdrawn since are left out)
+            tail = _Rows(r.owner[n:r.n], r.abin[n:r.n])
+            gone = self._dead_of(tail.owner)
+            dead_photos += len(np.unique(tail.owner[gone]))
+            tail = _Rows(tail.owner[~gone], tail.abin[~gone])
+            if tail.n:
+                rows.append(tail.owner, tail.abin)
+                ivf.add(np.concatenate([self._desc[s] for s in tail.slots()]))
+        self.rows, self.index, self._built_on = rows, ivf, built
+        self._dead_photos -= dead_photos
+
+    def _probe(self, groups: int) -> None:
+        q = getattr(self.index, "bouclier_quantizer", None)
+        if q is not None:
+            q.nprobe = groups
+
+    def flush(self) -> None:
+        """Index pending adds now (a submit pays for its own photos, not the next match)."""
+        self._flush()
+
+    def settle(self) -> None:
+        """Apply pending adds and finish any background build (benchmarks, tests)."""
+        self._flush()
+        self._swap_if_done(wait=True)
 
     def search(self, query: KeypointQuery) -> dict[int, float]:
         """Votes per photo, counting only suspect descriptors whose orientation change agrees.
@@ -261,6 +447,7 @@ class DescriptorIndex(SignalIndex):
             return {}
         nb = self.bits // 8
         votes: dict[int, float] = {}
+        self._probe(QUERY_GROUPS)
         for xy, ang, desc in query.orientations:
             if not len(desc):
                 continue
@@ -270,8 +457,10 @@ class DescriptorIndex(SignalIndex):
             if not len(rows):
                 continue
             hit = ids[rows, cols]
-            slots = self.owner[hit].astype(np.int64)
-            dbin = (_angle_bins(ang[:RETRIEVAL_PER_ORIENTATION])[rows].astype(np.int64) - self.angle_bin[hit]) % ANGLE_BINS
+            slots = self.rows.owner[hit].astype(np.int64)
+            alive = ~self._dead_of(slots)
+            rows, hit, slots = rows[alive], hit[alive], slots[alive]
+            dbin = (_angle_bins(ang[:RETRIEVAL_PER_ORIENTATION])[rows].astype(np.int64) - self.rows.abin[hit]) % ANGLE_BINS
             # unique (slot, bin, suspect keypoint), then count per (slot, bin) with both neighbour bins
             key = np.unique((slots * ANGLE_BINS + dbin) * len(q) + rows)
             sb = key // len(q)

@@ -4,6 +4,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from bouclier.service.models import Base
+import bouclier.cases.models  # noqa: F401,E402  (cases tables in the metadata)
+import bouclier.web.models  # noqa: F401,E402  (web UI tables in the metadata)
 
 config = context.config
 target_metadata = Base.metadata
