@@ -14,7 +14,7 @@ from skimage import data
 
 from bouclier.bench.corpus import load_corpus, split
 from bouclier.bench.edits import AREAS, FILLS, TRANSFORM_NAMES, apply_transform, make_derivative, region_mask, replace_region
-from bouclier.bench.metrics import threshold_at_far
+from bouclier.bench.metrics import operating_point, recall_at_far_on, threshold_at_far
 from bouclier.errors import BouclierError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +129,21 @@ def test_threshold_at_far():
     assert threshold_at_far(neg, 0.0) > 10
 
 
+def _rec(kind: str, photo: str, found: str | None, score: float) -> dict:
+    return {"kind": kind, "photo": photo, "methods": {"m": {"photo": found, "score": score}}}
+
+
+def test_calibrated_threshold_is_measured_on_test_and_compared_with_a_test_threshold():
+    # calibration: no strong false alarm, so 1 % allows a low threshold; test: a distractor at score 5
+    cal = [_rec("distractor", "d", "p", 1.0)] + [_rec("distractor", "d", None, 0)] * 99
+    test = ([_rec("protected", "p", "p", s) for s in (9, 8, 4, 3)] + [_rec("distractor", "d", "p", 5.0)]
+            + [_rec("distractor", "d", None, 0)] * 95)
+    op = operating_point(cal, test, "m", 0.01)
+    assert op["recall"] == 1.0 and op["false_alarms"] == 1 and op["false_alarm_rate"] == 0.01
+    strict = recall_at_far_on(test, "m")  # threshold set on test: 0 false alarms at 0.1 % → above 5
+    assert strict["0.001"] == 0.5 and strict["0.01"] == 1.0
+
+
 def test_quick_bench_smoke(tmp_path):
     """`bouclier bench --quick` on the default corpus (`make bench-data`); checks the harness, not speeds."""
     env = {**os.environ, "COLUMNS": "200"}
@@ -149,6 +164,7 @@ def test_quick_bench_smoke(tmp_path):
     assert res["corpus"]["protected"] > 0 and res["corpus"]["queries"]["test"] > 0
     assert res["bouclier"]["iou_mean"] is None or 0 <= res["bouclier"]["iou_mean"] <= 1
     assert res["speed"]["fingerprint_over_decode"] > 0
+    assert set(res["bouclier"]["recall_at_far_test_thresholds"]) == {"0.01", "0.001", "0.0001"}
     for png in ("recall_vs_far.png", "recall_vs_area.png", "iou_hist.png"):
         assert (out / png).stat().st_size > 5000
     assert "| bouclier |" in (out / "results.md").read_text()

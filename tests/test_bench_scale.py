@@ -44,6 +44,16 @@ def test_benchmarks_md_names_the_command_of_each_part(tmp_path):
     assert "Restart with the index rebuilt from the store: **20.5 s**" in text
 
 
+def test_results_md_of_the_accuracy_part_alone(tmp_path):
+    res = _minimal_results()
+    del res["scale"], res["service_load"]  # `bench --only accuracy`: scale and service come later (--resume)
+    md = tmp_path / "results.md"
+    write_markdown(res, md)
+    text = md.read_text()
+    assert "| bouclier | 100.0 % |" in text and "Match latency by index size" not in text
+    assert "about 2720 in the in-memory descriptor index" in text
+
+
 def test_only_without_resume_is_a_clear_error():
     r = subprocess.run([sys.executable, "-c", "from bouclier.cli import app; app()", "bench", "--only", "scale"],
                        capture_output=True, text=True)

@@ -66,6 +66,12 @@ def recall_curve(records: list[dict], method: str, fars: np.ndarray) -> np.ndarr
     return np.array([hits(records, method, threshold_at_far(neg, f))[pos].mean() for f in fars])
 
 
+def recall_at_far_on(records: list[dict], method: str) -> dict:
+    """Recall at each FAR_LEVELS rate with the threshold set on these same records (the curve of the
+    plot): what the method can reach when its threshold is tuned on the very queries it is scored on."""
+    return {f: float(v) for f, v in zip(FAR_LEVELS, recall_curve(records, method, np.array([float(x) for x in FAR_LEVELS])))}
+
+
 def breakdown(records: list[dict], method: str, t: float, key) -> dict:
     """Recall per group of protected queries, e.g. by edited area or transform."""
     groups: dict = {}

@@ -339,7 +339,8 @@ def summarise(records, corpus, sp, plan, speed, seed) -> dict:
                  "plan": plan.__dict__, "speed": speed}
     for m in METHODS:
         ops = {f: metrics.operating_point(cal, test, m, float(f)) for f in metrics.FAR_LEVELS}
-        res[m] = {"recall_at_far": {f: o["recall"] for f, o in ops.items()}, "operating_points": ops}
+        res[m] = {"recall_at_far": {f: o["recall"] for f, o in ops.items()}, "operating_points": ops,
+                  "recall_at_far_test_thresholds": metrics.recall_at_far_on(test, m)}
         t = ops["0.001"]["threshold"]
         t = np.inf if t is None else t
         pos = [r for r in test if r["kind"] == "protected"]

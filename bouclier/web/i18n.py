@@ -135,7 +135,8 @@ EN: dict[str, str] = {
     "sor.scope": "Territorial scope", "sor.countries": "{n} countries", "sor.schema": "Format:",
     "sor.json": "JSON to submit",
     "error.title_400": "The request is not valid", "error.title_405": "Not allowed",
-    "error.title_500": "Something went wrong on the server",
+    "error.title_500": "Something went wrong on the server", "error.title_503": "The database is not available",
+    "error.503": "The case database is busy or unreachable. Nothing was changed; wait a moment and try again.",
     "error.invalid": "A value in the address or in the form is not valid (for example a number, a date or a text "
     "that is too long). Go back, correct it and try again.", "error.fields": "Concerned:",
     "error.405": "This page cannot be used that way.", "error.500": "The server could not complete this "
@@ -275,6 +276,9 @@ FR: dict[str, str] = {
     "sor.json": "JSON à soumettre",
     "error.title_400": "La demande n'est pas valide", "error.title_405": "Non autorisé",
     "error.title_500": "Un problème est survenu sur le serveur",
+    "error.title_503": "La base de données n'est pas disponible",
+    "error.503": "La base des dossiers est occupée ou injoignable. Rien n'a été modifié ; patientez un instant "
+    "et réessayez.",
     "error.invalid": "Une valeur de l'adresse ou du formulaire n'est pas valide (par exemple un nombre, une date "
     "ou un texte trop long). Revenez en arrière, corrigez-la et réessayez.", "error.fields": "Concerne :",
     "error.405": "Cette page ne s'utilise pas ainsi.", "error.500": "Le serveur n'a pas pu traiter cette demande. "

@@ -144,6 +144,7 @@ def _html_errors_under_ui(app: FastAPI) -> None:
     """Under /ui, malformed values (a non-numeric id, a bad form field), unknown paths and unexpected
     errors get an HTML page in the user's language; elsewhere the API's JSON handlers answer as before."""
     from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import OperationalError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     def wrap(exc_class, page):
@@ -186,6 +187,12 @@ def _html_errors_under_ui(app: FastAPI) -> None:
         logging.getLogger("bouclier.web").exception("unexpected error under /ui")
         return get_ui(request).error(request, session_or_none(request), 500, "error.500")
 
+    def unavailable(request: Request, _e: OperationalError):
+        r = get_ui(request).error(request, None, 503, "error.503")
+        r.headers["Retry-After"] = "1"
+        return r
+
     wrap(RequestValidationError, invalid)
     wrap(StarletteHTTPException, http_error)
+    wrap(OperationalError, unavailable)
     wrap(Exception, unexpected)

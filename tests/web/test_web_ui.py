@@ -228,6 +228,18 @@ def test_postgresql_backend(tmp_path, pg_url):
         (h,) = db_rows(s, "SELECT password_hash FROM users WHERE username = 'alice'")[0]
         assert h.startswith("$argon2id$")
         assert db_rows(s, "SELECT version_num FROM alembic_version")[0][0] >= "0003"
+        # the database goes away under the running server: an HTML 503 page under /ui, JSON 503 on the API
+        import sqlalchemy as sa
+        url = sa.engine.make_url(pg_url)
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+        admin.dispose()
+        r = c.get(f"/ui/cases/{case_id}", headers={"accept-language": "fr"})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("text/html"), (r.status_code, r.text[:300])
+        assert r.headers["retry-after"] == "1" and "La base de données n&#39;est pas disponible" in r.text
+        api = c.get("/v1/cases", headers={"authorization": "Bearer x"})
+        assert api.status_code == 503 and api.json()["error"]["code"] == "unavailable"
     finally:
         s.stop()
 
