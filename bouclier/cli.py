@@ -198,6 +198,7 @@ def bench(
     if sizes is not None and not all(0 < x <= 10_000_000 for x in sizes):
         fail("--scale-sizes are between 1 and 10,000,000")
 
+    command = "bouclier " + " ".join(sys.argv[1:])
     with progress() as prog:
         tasks = {}
 
@@ -208,7 +209,7 @@ def bench(
         try:
             res = run_bench(corpus, out, quick=quick, seed=seed, workers=workers, progress=bar,
                             service_load=service_load, only=parts, resume=previous, scale_sizes=sizes,
-                            command="bouclier " + " ".join(sys.argv[1:]))
+                            command=command)
         except BouclierError as e:
             fail(str(e))
     Console().print((out / "results.md").read_text())
@@ -217,8 +218,7 @@ def bench(
         from .bench.report import write_benchmarks
 
         notes = Path("docs/benchmark/notes.md")
-        write_benchmarks(res, out / "results.md", benchmarks_md, "bouclier " + " ".join(sys.argv[1:]),
-                         notes.read_text() if notes.is_file() else "")
+        write_benchmarks(res, out / "results.md", benchmarks_md, command, notes.read_text() if notes.is_file() else "")
         err.print(f"wrote {benchmarks_md}")
     if write_thresholds:
         target = Path(str(resources.files("bouclier").joinpath("thresholds.json")))
@@ -226,43 +226,20 @@ def bench(
         err.print(f"calibrated thresholds written to {target}")
 
 
-def _mount_service() -> None:
-    from .service.cli import audit_app, db_app, keys_app, serve
-
-    app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(db_app, name="db")
-    app.add_typer(audit_app, name="audit")
-
-
-_mount_service()
-
-
-def _mount_evidence() -> None:
+def _mount_subcommands() -> None:
+    """The service, evidence, web-account and case commands (each in its own package)."""
+    from .cases.cli import case_app
     from .evidence.cli import evidence_app
-
-    app.add_typer(evidence_app, name="evidence")
-
-
-_mount_evidence()
-
-
-def _mount_web() -> None:
+    from .service.cli import audit_app, db_app, keys_app, serve
     from .web.cli import users_app
 
-    app.add_typer(users_app, name="users")
+    app.command("serve")(serve)
+    for sub, name in ((keys_app, "keys"), (db_app, "db"), (audit_app, "audit"), (evidence_app, "evidence"),
+                      (users_app, "users"), (case_app, "case")):
+        app.add_typer(sub, name=name)
 
 
-_mount_web()
-
-
-def _mount_cases() -> None:
-    from .cases.cli import case_app
-
-    app.add_typer(case_app, name="case")
-
-
-_mount_cases()
+_mount_subcommands()
 
 
 def run() -> None:

@@ -169,6 +169,11 @@ def _sniff(data: bytes) -> tuple[str | None, str]:
     return None, "unsupported format (unrecognised content)"
 
 
+def image_format(data: bytes) -> str | None:
+    """The image format sniffed from content ("jpeg", "png", ..., "heif", "avif"), None if not an image."""
+    return _sniff(data)[0]
+
+
 def _as_text(chunk: bytes) -> str | None:
     """Decode as UTF-8 if the chunk looks like text (no NUL, mostly printable)."""
     if b"\x00" in chunk:

@@ -46,8 +46,8 @@ def write_markdown(res: dict, path: Path) -> None:
               "|---|---|---|"]
     for m, name in METHOD_NAMES.items():
         ops, oracle = res[m].get("operating_points", {}), res[m].get("recall_at_far_test_thresholds", {})
-        lines.append(f"| {name} | " + " / ".join(_pct(ops.get(f, {}).get("false_alarm_rate"), 2) for f in FARS) + " | "
-                     + " / ".join(_pct(oracle.get(f)) for f in FARS) + " |")
+        fa = " / ".join(_pct(ops.get(f, {}).get("false_alarm_rate"), 2) for f in metrics.FAR_LEVELS)
+        lines.append(f"| {name} | {fa} | " + " / ".join(_pct(oracle.get(f)) for f in metrics.FAR_LEVELS) + " |")
     for m in ("pdq", "pdq-dihedral"):
         a = res[m]["at_distance_31"]
         lines.append(f"\n{METHOD_NAMES[m]} at distance ≤ 31 (no calibration): recall {_pct(a['recall'])}, "
@@ -83,10 +83,10 @@ def write_markdown(res: dict, path: Path) -> None:
                   "the real protected photos; index build = bulk load as at service start):", "",
                   "| protected photos | synthetic | match p50 | match p99 | index | index build | index bytes/photo "
                   "| RSS | peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
-    for n, v in res.get("scale", {}).items():
-        lines.append(f"| {int(n):,} | {v['synthetic']:,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | "
-                     f"{v.get('index', '–')} | {_secs(v.get('build_s'))} | {v.get('index_bytes_per_photo', '–')} | "
-                     f"{_mb(v.get('rss_mb'))} | {_mb(v.get('peak_rss_mb'))} |")
+        for n, v in res["scale"].items():
+            lines.append(f"| {int(n):,} | {v['synthetic']:,} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms | "
+                         f"{v.get('index', '–')} | {_secs(v.get('build_s'))} | {v.get('index_bytes_per_photo', '–')} | "
+                         f"{_mb(v.get('rss_mb'))} | {_mb(v.get('peak_rss_mb'))} |")
     if "service_load" in res:
         sl = res["service_load"]
         lines.append(f"\nService on loopback (`bouclier serve`, HTTP, {sl.get('protected', 0):,} protected photos, "
@@ -160,9 +160,6 @@ def write_plots(records: list[dict], res: dict, out: Path) -> None:
 TARGETS = (("derivative recall at 0.1 % false alarms", lambda r: r["bouclier"]["recall_at_far"]["0.001"], ">=", 0.95),
            ("localisation IoU (mean)", lambda r: r["bouclier"]["iou_mean"], ">=", 0.7),
            ("fingerprint time / decode time", lambda r: r["speed"]["fingerprint_over_decode"], "<=", 2.0))
-
-
-FARS = ("0.01", "0.001", "0.0001")
 
 
 def targets(res: dict) -> list[tuple[str, float | None, str, float, bool]]:

@@ -172,13 +172,17 @@ def _scale_and_service(results, fps, prot_photos, plan, seed, progress, service_
             last[0] = n
 
         results["scale"] = run_scale(fps, qs, list(plan.scale_sizes), adv, seed)
-        results.setdefault("runs", {})["scale"] = {"command": command, "elapsed_s": round(time.time() - t, 1),
-                                                   "date": _today(), "load_average": _loadavg()}
+        _ran(results, "scale", command, t)
     if service_load and "service" in only:
         t = time.time()
         results["service_load"] = _service_load(fps, prot_photos, service_load, seed)
-        results.setdefault("runs", {})["service_load"] = {"command": command, "elapsed_s": round(time.time() - t, 1),
-                                                          "date": _today(), "load_average": _loadavg()}
+        _ran(results, "service_load", command, t)
+
+
+def _ran(results: dict, part: str, command: str, t0: float) -> None:
+    """Record how a part was produced (BENCHMARKS.md names each part's command)."""
+    results.setdefault("runs", {})[part] = {"command": command, "elapsed_s": round(time.time() - t0, 1),
+                                            "date": _today(), "load_average": _loadavg()}
 
 
 def _loadavg() -> float | None:
@@ -214,8 +218,9 @@ def _run_parts(corpus_path, out, plan, seed, workers, progress, service_load, on
     return results
 
 
-def _drop_near_duplicates(corpus, pairs: list[list[str]]) -> None:
-    """Keep one photo per near-duplicate group, as `group_near_duplicates` did in the resumed run."""
+def _drop_near_duplicates(corpus, pairs) -> list[list[str]]:
+    """Keep the first photo of each group that the pairs (photo ids) join; returns the pairs that joined
+    two groups (sorted ids), as results.json lists them. A resumed run replays its listed pairs."""
     parent = {p.id: p.id for p in corpus.photos}
 
     def root(i):
@@ -224,15 +229,18 @@ def _drop_near_duplicates(corpus, pairs: list[list[str]]) -> None:
             i = parent[i]
         return i
 
+    joined = []
     for a, b in pairs:
         if a in parent and b in parent and root(a) != root(b):
             parent[root(a)] = root(b)
+            joined.append(sorted([a, b]))
     seen, kept = set(), []
     for p in corpus.photos:
         if root(p.id) not in seen:
             seen.add(root(p.id))
             kept.append(p)
     corpus.photos = kept
+    return joined
 
 
 def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list[str]]:
@@ -250,31 +258,12 @@ def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list
             found.append(r)
             if bar:
                 bar()
-    parent = list(range(len(paths)))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    index = {p: i for i, p in enumerate(paths)}
-    pairs = []
-    for i, others in enumerate(found):
-        for o in others:
-            j = index[o]
-            if root(i) != root(j):
-                parent[root(i)] = root(j)
-                pairs.append(sorted([corpus.photos[i].id, corpus.photos[j].id]))
-    seen, kept = set(), []
-    for i, p in enumerate(corpus.photos):  # one photo per picture
-        if root(i) not in seen:
-            seen.add(root(i))
-            kept.append(p)
-    if len(kept) < len(corpus.photos):
-        corpus.notes.append(f"{len(corpus.photos) - len(kept)} photos dropped as near-duplicates of others in the "
+    id_of = {str(p.path): p.id for p in corpus.photos}
+    n = len(corpus.photos)
+    pairs = _drop_near_duplicates(corpus, [(p.id, id_of[o]) for p, others in zip(corpus.photos, found) for o in others])
+    if len(corpus.photos) < n:
+        corpus.notes.append(f"{n - len(corpus.photos)} photos dropped as near-duplicates of others in the "
                             f"corpus (>= 25 inliers or PDQ <= 31; pairs in results.json)")
-    corpus.photos = kept
     return pairs
 
 

@@ -89,3 +89,8 @@ def status(due: str, warn: str | None, closed: str | None, now: datetime) -> str
 
 
 URGENCY = {"overdue": 0, "warning": 1, "pending": 2, "done": 3}
+
+
+def most_urgent_first(deadlines: list[dict]) -> list[dict]:
+    """Overdue, then warning, pending and done; earliest due first within each."""
+    return sorted(deadlines, key=lambda d: (URGENCY[d["status"]], d["due_at"]))

@@ -57,6 +57,14 @@ def _url(value: str | None) -> str | None:
     return u
 
 
+def _row(s, model, row_id):
+    """The row with this integer id, None when there is none or the id is not an integer."""
+    try:
+        return s.get(model, int(row_id))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 _INSTANCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -87,10 +95,7 @@ class Cases:
         return c
 
     def _item(self, s, item_id) -> tuple[CaseItem, Case]:
-        try:
-            item = s.get(CaseItem, int(item_id))
-        except (TypeError, ValueError, OverflowError):
-            item = None
+        item = _row(s, CaseItem, item_id)
         if item is None:
             raise not_found(f"no item {item_id!r}", "no_such_item")
         return item, s.get(Case, item.case_id)
@@ -210,7 +215,7 @@ class Cases:
                 select(CaseNotice).where(CaseNotice.case_id == c.id).order_by(CaseNotice.id)).scalars()]
             ds = [self._deadline_dict(d, c, now) for d in s.execute(
                 select(CaseDeadline).where(CaseDeadline.case_id == c.id)).scalars()]
-            out["deadlines"] = sorted(ds, key=lambda d: (dl.URGENCY[d["status"]], d["due_at"]))
+            out["deadlines"] = dl.most_urgent_first(ds)
             return out
 
     def list_cases(self, status: str | None = None) -> list[dict]:
@@ -431,15 +436,12 @@ class Cases:
             if not include_done:
                 q = q.where(CaseDeadline.closed_at.is_(None))
             out = [self._deadline_dict(d, c, now) for d, c in s.execute(q)]
-        return sorted(out, key=lambda d: (dl.URGENCY[d["status"]], d["due_at"]))
+        return dl.most_urgent_first(out)
 
     def close_deadline(self, actor: str, deadline_id: int, note: str = "") -> dict:
         note = _text(note, "note", 2000, required=False) or ""
         with self.db.tx() as s:
-            try:
-                d = s.get(CaseDeadline, int(deadline_id))
-            except (TypeError, ValueError, OverflowError):
-                d = None
+            d = _row(s, CaseDeadline, deadline_id)
             if d is None:
                 raise not_found(f"no deadline {deadline_id!r}", "no_such_deadline")
             c = s.get(Case, d.case_id)
@@ -486,7 +488,7 @@ class Cases:
                 s.add(d)
                 s.flush()
                 self._event(s, c, actor, "deadline_open", f"deadline:{d.id}", {"kind": k, "due_at": d.due_at})
-            return {k: v for k, v in self._notice_dict(n, c).items()}
+            return self._notice_dict(n, c)
 
     def statements_of_reasons(self, case_id: str) -> list[dict]:
         from .sor import statements

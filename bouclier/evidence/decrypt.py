@@ -9,16 +9,14 @@ import zipfile
 from pathlib import Path
 
 from ..errors import BouclierError
+from ..load import image_format
 from . import media as media_mod
 from .verify import MAX_ENTRY, MAX_JSON, READ_ERRORS, _read, _unsafe
 
-MAGIC = [(b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"RIFF", "webp"), (b"BM", "bmp")]
-
 
 def _ext(data: bytes) -> str:
-    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
-        return "heic" if b"hei" in data[8:12] else "avif"
-    return next((e for m, e in MAGIC if data.startswith(m)), "bin")
+    fmt = image_format(data)
+    return {"jpeg": "jpg", "heif": "heic"}.get(fmt, fmt or "bin")
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:

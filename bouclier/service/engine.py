@@ -15,7 +15,8 @@ from ..signals.base import WORK_SIDE
 from ..signals.pdq import PDQ
 
 __all__ = ["Fingerprint", "Query", "Matcher", "MatchResult", "Image", "Limits", "load", "FormatError", "ImageError",
-           "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "normalise_pdq"]
+           "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "bank_thresholds",
+           "normalise_pdq"]
 
 # Best first; near-duplicate and manipulated-derivative are both positive, the engine orders within them.
 VERDICT_ORDER = {"identical": 3, "near-duplicate": 2, "manipulated-derivative": 2, "no-match": 0}
@@ -48,10 +49,15 @@ def pdq_fingerprint(hex_str: str, quality: int = 100) -> Fingerprint:
     return Fingerprint("", fake_sha, 0, 0, {"pdq": PDQ.from_hex(h, max(0, min(100, int(quality))))})
 
 
-def new_matcher(thresholds: dict | None) -> Matcher:
+def bank_thresholds(thresholds: dict | None) -> Thresholds:
+    """A bank's thresholds: the shipped ones, overridden by the bank's own."""
     base = Thresholds.default().to_dict()
     base.update(thresholds or {})
-    return Matcher(Thresholds.from_dict(base))
+    return Thresholds.from_dict(base)
+
+
+def new_matcher(thresholds: dict | None) -> Matcher:
+    return Matcher(bank_thresholds(thresholds))
 
 
 def thresholds_keys() -> set[str]:

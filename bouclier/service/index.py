@@ -48,7 +48,7 @@ class Index:
                 self._banks[name] = _Bank(engine.new_matcher(thresholds), enabled, thresholds)
             else:
                 if b.thresholds != thresholds:
-                    b.matcher.thresholds = engine.new_matcher(thresholds).thresholds
+                    b.matcher.thresholds = engine.bank_thresholds(thresholds)
                 b.enabled, b.thresholds = enabled, thresholds
 
     def add(self, entries: list[Entry], flush: bool = True) -> None:

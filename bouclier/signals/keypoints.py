@@ -77,7 +77,7 @@ def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray
     """Per candidate keypoint: in how many downscaled copies (STABILITY_SCALES) it is found again.
 
     Found again: a keypoint of the copy lies within a few pixels of it (in full-size coordinates) with a
-    descriptor within MATCH_FRACTION of it. Uploads are often smaller than the protected photo; fine
+    descriptor within STABILITY_HAMMING bits of it. Uploads are often smaller than the protected photo; fine
     details vanish there, so keypoints that survive downscaling are the ones worth keeping.
     """
     score = np.zeros(len(xy), np.float32)
@@ -237,6 +237,11 @@ class _Rows:
         self.owner[self.n:end], self.abin[self.n:end] = owner, abin
         self.n = end
 
+    def subset(self, keep: np.ndarray, start: int = 0, end: int | None = None) -> "_Rows":
+        """Rows [start, end) where `keep` (a mask over that range) is true."""
+        end = self.n if end is None else end
+        return _Rows(self.owner[start:end][keep], self.abin[start:end][keep])
+
     def slots(self, start: int = 0, end: int | None = None) -> list[int]:
         """The photos of rows [start, end), in row order."""
         o = self.owner[start:self.n if end is None else end]
@@ -372,8 +377,7 @@ class DescriptorIndex(SignalIndex):
         """Drop the rows of withdrawn photos (only before a full build)."""
         live = ~self._dead_of(self.rows.owner[:n])
         if not live.all():
-            r = self.rows
-            self.rows = _Rows(r.owner[:n][live], r.abin[:n][live])
+            self.rows = self.rows.subset(live, 0, n)
             self._dead_photos = 0
 
     def _dead_of(self, owner: np.ndarray) -> np.ndarray:
@@ -385,7 +389,7 @@ class DescriptorIndex(SignalIndex):
     def _start_rebuild(self) -> None:
         r, n = self.rows, self.rows.n
         live = ~self._dead_of(r.owner[:n])
-        parts = [self._desc[s] for s in _Rows(r.owner[:n][live]).slots()]
+        parts = [self._desc[s] for s in r.subset(live, 0, n).slots()]
         dead_photos = self._dead_photos
 
         def work():
@@ -409,13 +413,13 @@ class DescriptorIndex(SignalIndex):
             return
         ivf, n, live, dead_photos = out
         r = self.rows
-        rows = _Rows(r.owner[:n][live], r.abin[:n][live])
+        rows = r.subset(live, 0, n)
         built = rows.n
         if r.n > n:  # rows added while it was built (those withdrawn since are left out)
-            tail = _Rows(r.owner[n:r.n], r.abin[n:r.n])
-            gone = self._dead_of(tail.owner)
-            dead_photos += len(np.unique(tail.owner[gone]))
-            tail = _Rows(tail.owner[~gone], tail.abin[~gone])
+            owner = r.owner[n:r.n]
+            gone = self._dead_of(owner)
+            dead_photos += len(np.unique(owner[gone]))
+            tail = r.subset(~gone, n)
             if tail.n:
                 rows.append(tail.owner, tail.abin)
                 ivf.add(np.concatenate([self._desc[s] for s in tail.slots()]))

@@ -5,23 +5,23 @@ from __future__ import annotations
 import base64
 import io
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter
+
+from ..load import load
 
 PREVIEW_SIDE = 360
 CLEAR_SIDE = 1024
-Image.MAX_IMAGE_PIXELS = 60_000_000  # the upload was size-checked already; this bounds decoding anyway
 
 
-def _open(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im = ImageOps.exif_transpose(im)
-    return im.convert("RGB")
+def _open(data: bytes, side: int) -> Image.Image:
+    """Through bouclier's loader (its size limits, EXIF orientation, reduced-size JPEG decode); raises
+    ImageError for anything it refuses."""
+    return Image.fromarray(load(data, name="suspect", max_side=side).pixels)
 
 
 def blurred_preview(data: bytes, side: int = PREVIEW_SIDE) -> bytes:
     """Greyscale, downscaled and strongly blurred: enough to see the layout, not the content."""
-    im = _open(data).convert("L")
-    im.thumbnail((side, side))
+    im = _open(data, side).convert("L")
     im = im.resize((max(1, im.width // 8), max(1, im.height // 8)), Image.Resampling.BOX)
     im = im.resize((im.width * 8, im.height * 8), Image.Resampling.BILINEAR)
     im = im.filter(ImageFilter.GaussianBlur(max(im.size) / 30))
@@ -32,8 +32,7 @@ def blurred_preview(data: bytes, side: int = PREVIEW_SIDE) -> bytes:
 
 def clear_data_uri(data: bytes, side: int = CLEAR_SIDE) -> str:
     """The suspect as an inline data: URI (no URL that could be fetched, cached or shared)."""
-    im = _open(data)
-    im.thumbnail((side, side))
+    im = _open(data, side)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=88)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()

@@ -45,6 +45,11 @@ def load_case(request: Request, sess, case_id: str) -> dict:
         raise UIExit(ui.error(request, sess, 404, "error.404")) from None
 
 
+def _case_page(request: Request, sess, case: dict, status: int = 200, **kw):
+    """The case page, maybe with an error message or the values of a refused form."""
+    return get_ui(request).render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, **kw)
+
+
 def badges(due: list[dict]) -> dict[str, str]:
     """Worst open deadline state per case id: overdue > warning > pending."""
     rank = {"overdue": 3, "warning": 2, "pending": 1}
@@ -99,7 +104,7 @@ def case_detail(request: Request, case_id: str):
     ui = get_ui(request)
     sess = ui.require(request, *CASEWORK)
     case = load_case(request, sess, case_id)
-    return ui.render(request, sess, "case.html", case=case, notice_kinds=NOTICE_KINDS)
+    return _case_page(request, sess, case)
 
 
 @router.post("/cases/{case_id}/protections")
@@ -112,7 +117,7 @@ def link_protection(request: Request, case_id: str, csrf: str = Form(""), protec
         ui.cases.link_protection(sess.user.actor, case_id, protection.strip())
     except domain_errors() as e:
         status, msg = message(e, sess.user.lang)
-        return ui.render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, error=msg)
+        return _case_page(request, sess, case, status, error=msg)
     return RedirectResponse(f"/ui/cases/{case_id}#protections", 303, headers=dict(NO_STORE))
 
 
@@ -129,7 +134,7 @@ def deadline_close(request: Request, case_id: str, deadline_id: int, csrf: str =
         ui.cases.close_deadline(sess.user.actor, deadline_id, note.strip())
     except domain_errors() as e:
         status, msg = message(e, sess.user.lang)
-        return ui.render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, error=msg)
+        return _case_page(request, sess, case, status, error=msg)
     return RedirectResponse(f"/ui/cases/{case_id}", 303, headers=dict(NO_STORE))
 
 
@@ -143,7 +148,7 @@ def case_status(request: Request, case_id: str, csrf: str = Form(""), status: st
         ui.cases.set_status(sess.user.actor, case_id, status)
     except domain_errors() as e:
         code, msg = message(e, sess.user.lang)
-        return ui.render(request, sess, "case.html", code, case=case, notice_kinds=NOTICE_KINDS, error=msg)
+        return _case_page(request, sess, case, code, error=msg)
     return RedirectResponse(f"/ui/cases/{case_id}", 303, headers=dict(NO_STORE))
 
 
@@ -226,16 +231,14 @@ def notice_new(request: Request, case_id: str, csrf: str = Form(""), kind: str =
     case = load_case(request, sess, case_id)
     nform = {"kind": kind, "platform": platform, "signer": signer, "contact": contact}
     if kind not in NOTICE_KINDS or lang not in ("en", "fr") or not platform.strip():
-        return ui.render(request, sess, "case.html", 400, case=case, notice_kinds=NOTICE_KINDS,
-                         error_key="notice.need", nform=nform)
+        return _case_page(request, sess, case, 400, error_key="notice.need", nform=nform)
     try:
         notice = ui.cases.generate_notice(sess.user.actor, case_id, kind=kind, lang=lang, platform=platform.strip(),
                                           item_ids=items or None, signer=signer.strip() or None,
                                           contact=contact.strip() or None)
     except domain_errors() as e:
         status, msg = message(e, sess.user.lang)
-        return ui.render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, error=msg,
-                         nform=nform)
+        return _case_page(request, sess, case, status, error=msg, nform=nform)
     return ui.render(request, sess, "notice.html", case=case, notice=notice)
 
 
@@ -283,7 +286,7 @@ def export(request: Request, case_id: str, csrf: str = Form(""), include_media: 
         path.unlink(missing_ok=True)
         path.parent.rmdir()
         status, msg = message(e, sess.user.lang)
-        return ui.render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, error=msg)
+        return _case_page(request, sess, case, status, error=msg)
     ui.exports[token] = {"path": path, "case_id": case_id, "user": sess.user.id, "t": time.time()}
     return ui.render(request, sess, "export.html", case=case, token=token, result=_verify_view(result),
                      made=made, size=path.stat().st_size)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ..errors import ImageError
 from .imaging import blurred_preview, clear_data_uri
 from .pages_cases import domain_errors, load_case, message
 from .ui import NO_STORE, UIExit, get_ui
@@ -51,10 +52,10 @@ def blurred(request: Request, case_id: str, item_id: int):
     try:
         data = ui.cases.item_media(sess.user.actor, item_id, "view")
         png = blurred_preview(data)
+    except ImageError:  # undecodable image (before domain_errors, which holds every BouclierError)
+        return ui.error(request, sess, 422, "review.no_media")
     except domain_errors():
         return ui.error(request, sess, 404, "error.404")
-    except OSError:  # undecodable image
-        return ui.error(request, sess, 422, "review.no_media")
     return Response(png, media_type="image/png", headers=dict(NO_STORE))
 
 
@@ -69,11 +70,11 @@ def reveal(request: Request, case_id: str, item_id: int, csrf: str = Form("")):
     try:
         # item_media records the "revealed" custody event (timeline + audit log) before it returns any byte
         clear = clear_data_uri(ui.cases.item_media(sess.user.actor, item_id, "reveal"))
+    except ImageError:
+        return _page(request, sess, case, item, 422, error_key="review.no_media")
     except domain_errors() as e:
         status, msg = message(e, sess.user.lang)
         return _page(request, sess, case, item, status, error=msg)
-    except OSError:
-        return _page(request, sess, case, item, 422, error_key="review.no_media")
     return _page(request, sess, case, item, revealed=clear)
 
 
