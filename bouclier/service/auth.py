@@ -77,11 +77,12 @@ def list_keys(db: Database) -> list[ClientInfo]:
 
 
 def revoke_key(db: Database, ident: str, actor: str = "cli") -> ClientInfo | None:
-    """Revoke by numeric id or by prefix. Returns the client, or None when unknown."""
+    """Revoke by prefix or by numeric id (a prefix is hex and may be all digits, so it wins).
+    Returns the client, or None when unknown."""
     with db.tx() as s:
-        q = select(Client).where(Client.id == int(ident)) if ident.isdigit() else select(Client).where(
-            Client.prefix == ident)
-        c = s.execute(q).scalars().first()
+        c = s.execute(select(Client).where(Client.prefix == ident)).scalars().first()
+        if c is None and ident.isdigit() and len(ident) < 19:
+            c = s.get(Client, int(ident))
         if c is None:
             return None
         if c.revoked_at is None:

@@ -36,6 +36,16 @@ def test_keys_are_stored_hashed_and_revocable(reg):
     assert authenticate(reg.db, key) is None and list_keys(reg.db)[0].revoked_at
 
 
+def test_revoke_finds_an_all_digit_prefix_before_an_id(reg, monkeypatch):
+    # Hex prefixes are all digits about 2 % of the time; such a prefix must not be read as an id.
+    first, _ = create_key(reg.db, "first", ["match"])
+    monkeypatch.setattr("bouclier.service.auth.secrets.token_hex", lambda n: "00000042")
+    digits, key = create_key(reg.db, "digits", ["match"])
+    assert revoke_key(reg.db, "00000042").name == "digits" and authenticate(reg.db, key) is None
+    assert revoke_key(reg.db, str(first.id)).name == "first"
+    assert revoke_key(reg.db, "9" * 30) is None
+
+
 def test_index_is_rebuilt_from_the_store(reg, tmp_path):
     client, _ = create_key(reg.db, "helpline", ["submit"])
     img = encode(texture(9))
