@@ -44,6 +44,19 @@ def test_benchmarks_md_names_the_command_of_each_part(tmp_path):
     assert "Restart with the index rebuilt from the store: **20.5 s**" in text
 
 
+def test_a_calibrated_recall_is_not_met_when_its_test_false_alarms_exceed_the_goal(tmp_path):
+    res = _minimal_results()
+    res["bouclier"]["operating_points"] = {"0.001": {"false_alarm_rate": 0.0032}}
+    res["bouclier"]["recall_at_far_test_thresholds"] = {"0.001": 0.911}
+    md, bm = tmp_path / "results.md", tmp_path / "BENCHMARKS.md"
+    write_markdown(res, md)
+    write_benchmarks(res, md, bm, "bouclier bench")
+    text = bm.read_text()
+    assert "| derivative recall at 0.1 % false alarms | 1.000 | >= 0.95 | yes |" in text
+    assert "| false alarms on the test split at that threshold | 0.003 | <= 0.001 | **no** |" in text
+    assert "that threshold gave 0.32 % false alarms" in text and "recall is 0.911" in text
+
+
 def test_results_md_of_the_accuracy_part_alone(tmp_path):
     res = _minimal_results()
     del res["scale"], res["service_load"]  # `bench --only accuracy`: scale and service come later (--resume)

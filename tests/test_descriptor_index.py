@@ -158,3 +158,24 @@ def test_matcher_withdrawals_never_match_and_need_no_rebuild(small_limits):
     for i in (0, 59, 60, 119):
         votes = index.search(query_of(fps[i].signals["orb"]))
         assert (m._slot.get(fps[i].label) in votes) == (i >= 60)
+
+
+def test_a_repeated_pattern_cannot_outvote_the_right_photo():
+    # A suspect with a repetitive pattern (a tiled logo, a textured fill) repeats one descriptor many
+    # times; if it matches one keypoint of an unrelated photo, that keypoint votes once, not 400 times.
+    index = DescriptorIndex()
+    right, unrelated = photos(2, 5)
+    index.add(0, right)
+    index.add(1, unrelated)
+    kept = query_of(right)
+    xy, ang, desc = kept.orientations[0]
+    n = 30  # a third of a large edit's survivors
+    rep = np.zeros((400, 32), np.uint8)
+    rep[:, :16] = unrelated.desc[7]
+    q = KeypointQuery(right.width, right.height, [(
+        np.vstack([xy[:n], np.tile(unrelated.xy[7], (400, 1))]),
+        np.concatenate([ang[:n], np.full(400, unrelated.angle[7])]),
+        np.vstack([desc[:n], rep]))])
+    votes = index.search(q)
+    assert votes[1] <= 3 < votes[0]  # one keypoint, counted in at most its bin and the two beside it
+    assert max(votes, key=votes.get) == 0

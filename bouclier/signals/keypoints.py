@@ -444,7 +444,9 @@ class DescriptorIndex(SignalIndex):
         """Votes per photo, counting only suspect descriptors whose orientation change agrees.
 
         A copy rotates all its keypoints by the same angle, so for the right photo the votes pile up
-        in one orientation-difference bin; chance matches spread over all bins.
+        in one orientation-difference bin; chance matches spread over all bins. Each protected
+        keypoint votes once per bin (a textured photo's keypoints would otherwise collect votes from
+        many suspect keypoints), weighted by how close its best descriptor match is.
         """
         self._flush()
         if self.index.ntotal == 0:
@@ -460,23 +462,26 @@ class DescriptorIndex(SignalIndex):
             rows, cols = np.nonzero((ids >= 0) & (dist <= self.max_distance))
             if not len(rows):
                 continue
-            hit = ids[rows, cols]
+            hit, d = ids[rows, cols], dist[rows, cols]
             slots = self.rows.owner[hit].astype(np.int64)
             alive = ~self._dead_of(slots)
-            rows, hit, slots = rows[alive], hit[alive], slots[alive]
+            rows, hit, d, slots = rows[alive], hit[alive], d[alive], slots[alive]
+            if not len(rows):
+                continue
             dbin = (_angle_bins(ang[:RETRIEVAL_PER_ORIENTATION])[rows].astype(np.int64) - self.rows.abin[hit]) % ANGLE_BINS
-            # unique (slot, bin, suspect keypoint), then count per (slot, bin) with both neighbour bins
-            key = np.unique((slots * ANGLE_BINS + dbin) * len(q) + rows)
-            sb = key // len(q)
-            uniq, counts = np.unique(sb, return_counts=True)
-            s_of, b_of = uniq // ANGLE_BINS, uniq % ANGLE_BINS
-            grid = {}
-            for s_, b_, c in zip(s_of.tolist(), b_of.tolist(), counts.tolist()):
-                grid[(s_, b_)] = c
-            for (s_, b_), c in grid.items():
-                v = c + grid.get((s_, (b_ + 1) % ANGLE_BINS), 0) + grid.get((s_, (b_ - 1) % ANGLE_BINS), 0)
+            # best (closest) match per (slot, bin, protected keypoint), then weights summed per (slot, bin)
+            order = np.argsort(d, kind="stable")
+            span = int(hit.max()) + 1
+            key, first = np.unique(((slots * ANGLE_BINS + dbin) * span + hit)[order], return_index=True)
+            weight = 1.0 - d[order[first]] / (self.max_distance + 1)
+            sb, inv = np.unique(key // span, return_inverse=True)
+            grid = dict(zip(sb.tolist(), np.bincount(inv, weights=weight).tolist()))
+            for u, c in grid.items():
+                s_, b_ = divmod(u, ANGLE_BINS)
+                v = c + grid.get(s_ * ANGLE_BINS + (b_ + 1) % ANGLE_BINS, 0) + grid.get(
+                    s_ * ANGLE_BINS + (b_ - 1) % ANGLE_BINS, 0)
                 if v > votes.get(s_, 0):
-                    votes[s_] = float(v)
+                    votes[s_] = v
         return votes
 
 
