@@ -460,8 +460,6 @@ class DescriptorIndex(SignalIndex):
             q = np.ascontiguousarray(desc[:RETRIEVAL_PER_ORIENTATION, :nb])
             dist, ids = self.index.search(q, RETRIEVAL_NEIGHBOURS)
             rows, cols = np.nonzero((ids >= 0) & (dist <= self.max_distance))
-            if not len(rows):
-                continue
             hit, d = ids[rows, cols], dist[rows, cols]
             slots = self.rows.owner[hit].astype(np.int64)
             alive = ~self._dead_of(slots)

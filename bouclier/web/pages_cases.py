@@ -50,6 +50,12 @@ def _case_page(request: Request, sess, case: dict, status: int = 200, **kw):
     return get_ui(request).render(request, sess, "case.html", status, case=case, notice_kinds=NOTICE_KINDS, **kw)
 
 
+def _case_refused(request: Request, sess, case: dict, e: Exception, **kw):
+    """The case page again, with the domain error that refused a form, in the user's language."""
+    status, msg = message(e, sess.user.lang)
+    return _case_page(request, sess, case, status, error=msg, **kw)
+
+
 def badges(due: list[dict]) -> dict[str, str]:
     """Worst open deadline state per case id: overdue > warning > pending."""
     rank = {"overdue": 3, "warning": 2, "pending": 1}
@@ -116,8 +122,7 @@ def link_protection(request: Request, case_id: str, csrf: str = Form(""), protec
     try:
         ui.cases.link_protection(sess.user.actor, case_id, protection.strip())
     except domain_errors() as e:
-        status, msg = message(e, sess.user.lang)
-        return _case_page(request, sess, case, status, error=msg)
+        return _case_refused(request, sess, case, e)
     return RedirectResponse(f"/ui/cases/{case_id}#protections", 303, headers=dict(NO_STORE))
 
 
@@ -133,8 +138,7 @@ def deadline_close(request: Request, case_id: str, deadline_id: int, csrf: str =
     try:
         ui.cases.close_deadline(sess.user.actor, deadline_id, note.strip())
     except domain_errors() as e:
-        status, msg = message(e, sess.user.lang)
-        return _case_page(request, sess, case, status, error=msg)
+        return _case_refused(request, sess, case, e)
     return RedirectResponse(f"/ui/cases/{case_id}", 303, headers=dict(NO_STORE))
 
 
@@ -147,8 +151,7 @@ def case_status(request: Request, case_id: str, csrf: str = Form(""), status: st
     try:
         ui.cases.set_status(sess.user.actor, case_id, status)
     except domain_errors() as e:
-        code, msg = message(e, sess.user.lang)
-        return _case_page(request, sess, case, code, error=msg)
+        return _case_refused(request, sess, case, e)
     return RedirectResponse(f"/ui/cases/{case_id}", 303, headers=dict(NO_STORE))
 
 
@@ -237,8 +240,7 @@ def notice_new(request: Request, case_id: str, csrf: str = Form(""), kind: str =
                                           item_ids=items or None, signer=signer.strip() or None,
                                           contact=contact.strip() or None)
     except domain_errors() as e:
-        status, msg = message(e, sess.user.lang)
-        return _case_page(request, sess, case, status, error=msg, nform=nform)
+        return _case_refused(request, sess, case, e, nform=nform)
     return ui.render(request, sess, "notice.html", case=case, notice=notice)
 
 
@@ -285,8 +287,7 @@ def export(request: Request, case_id: str, csrf: str = Form(""), include_media: 
     except domain_errors() as e:
         path.unlink(missing_ok=True)
         path.parent.rmdir()
-        status, msg = message(e, sess.user.lang)
-        return _case_page(request, sess, case, status, error=msg)
+        return _case_refused(request, sess, case, e)
     ui.exports[token] = {"path": path, "case_id": case_id, "user": sess.user.id, "t": time.time()}
     return ui.render(request, sess, "export.html", case=case, token=token, result=_verify_view(result),
                      made=made, size=path.stat().st_size)
