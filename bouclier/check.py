@@ -69,17 +69,17 @@ def check_one(matcher: Matcher, source: str | Path | bytes, *, name: str | None 
             h, w = view.rgb.shape[:2]
             c.edit_mask = result.edit_map.suspect_mask(w, h, w, h)
     if original is not None:
-        _compare_original(c, view, original, matcher.thresholds.min_inliers)
+        _compare_original(c, view, original, matcher.thresholds.min_score)
     return c
 
 
-def _compare_original(c: Checked, suspect: View, original: Image, min_inliers: int) -> None:
+def _compare_original(c: Checked, suspect: View, original: Image, min_score: float) -> None:
     """Pixel-level difference after aligning the original onto the suspect."""
     c.original_sha256 = original.sha256
     ov = View(original.pixels)
     kp = Keypoints.compute(ov, k=ORIGINAL_KEYPOINTS, bits=256)
     al = verify(kp, Keypoints.query(suspect))
-    if al is None or al.inliers < min_inliers:
+    if al is None or al.support < min_score:
         c.extra["original_alignment"] = "failed: the original does not align with this suspect"
         return
     h, w = suspect.rgb.shape[:2]

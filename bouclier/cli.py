@@ -135,7 +135,7 @@ def check(
 
 def _print_table(results) -> None:
     t = Table(title="bouclier check")
-    for col in ("file", "verdict", "protected", "edited", "inliers", "PDQ dist"):
+    for col in ("file", "verdict", "protected", "edited", "score", "PDQ dist"):
         t.add_column(col)
     for c in results:
         if c.error:
@@ -145,7 +145,7 @@ def _print_table(results) -> None:
         colour = {"no-match": "dim", "manipulated-derivative": "bold red"}.get(r.verdict, "yellow")
         t.add_row(c.file, f"[{colour}]{r.verdict}[/]", r.protected or "",
                   "" if r.edited_fraction is None else f"{r.edited_fraction:.0%}",
-                  str(r.scores.get("inliers", r.scores.get("best_inliers", ""))),
+                  str(r.scores.get("score", r.scores.get("best_score", ""))),
                   str(r.scores.get("pdq_distance", r.scores.get("best_pdq_distance", ""))))
     Console().print(t)
 

@@ -12,12 +12,26 @@ DERIVATIVE = "manipulated-derivative"
 NO_MATCH = "no-match"
 VERDICTS = (IDENTICAL, NEAR_DUPLICATE, DERIVATIVE, NO_MATCH)
 RANK = {IDENTICAL: 3, NEAR_DUPLICATE: 2, DERIVATIVE: 2, NO_MATCH: 0}
+EDIT_DISCOUNT = 1.5  # score = support * (EDIT_DISCOUNT - edited fraction) / EDIT_DISCOUNT
+
+
+def match_score(support: float, edited_fraction: float | None) -> float:
+    """Evidence that a verified alignment is a copy: the geometric support (inliers weighted by fit),
+    discounted by up to two thirds as the edit grid finds more of the visible photo changed.
+
+    A copy keeps the unedited part pixel for pixel; another shot of the same scene (moved people,
+    other light) disagrees almost everywhere, so it needs more support to count. Without a grid the
+    support is the score.
+    """
+    if edited_fraction is None:
+        return support
+    return support * (EDIT_DISCOUNT - edited_fraction) / EDIT_DISCOUNT
 
 
 @dataclass(frozen=True)
 class Thresholds:
     pdq_distance: int = 31  # HMA / StopNCII default
-    min_inliers: int = 10  # geometric verification; calibrated by `bouclier bench`
+    min_score: float = 3.0  # match_score of a verified alignment; calibrated by `bouclier bench`
     min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
     candidates: int = 16  # protected photos verified per suspect
     calibrated_by: str = "default"
@@ -40,12 +54,12 @@ class Thresholds:
         return asdict(self)
 
 
-def decide(*, same_bytes: bool, pdq_distance: int | None, pdq_variant: int | None, inliers: int,
+def decide(*, same_bytes: bool, pdq_distance: int | None, pdq_variant: int | None, score: float,
            edited_fraction: float | None, th: Thresholds) -> str:
     """One protected photo against one suspect."""
     if same_bytes or (pdq_distance == 0 and pdq_variant == 0):
         return IDENTICAL
-    if inliers >= th.min_inliers:
+    if score >= th.min_score:
         if edited_fraction is not None and edited_fraction >= th.min_edited_fraction:
             return DERIVATIVE
         return NEAR_DUPLICATE

@@ -12,18 +12,18 @@ import faiss
 import numpy as np
 
 from . import __version__
-from .decide import NO_MATCH, RANK, Thresholds, decide
+from .decide import NO_MATCH, RANK, Thresholds, decide, match_score
 from .fingerprint import Fingerprint, Query
 from .localise import EditMap, localise
 from .signals import REGISTRY
 from .signals.base import work_size
-from .verify import Alignment, verify
+from .verify import Alignment, upscale, verify
 
 # One match is small work: faiss's thread pool only adds contention (1.7 s vs 9 ms seen under load).
 faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 
 def algorithm_info() -> dict:
@@ -150,20 +150,26 @@ class Matcher:
         alignment = edit_map = None
         edited = None
         kp = fp.signals.get("orb")
+        support = 0.0
         if kp is not None:
-            alignment = verify(kp, q.keypoints)
+            alignment = verify(kp, q.keypoints, upscale(q.width, q.height), upscale(fp.width, fp.height))
+            support = alignment.support if alignment else 0.0
             scores["inliers"] = alignment.inliers if alignment else 0
+            scores["support"] = round(support, 2)
             scores["tentative_matches"] = alignment.tentative if alignment else 0
             scores["protected_keypoints"] = len(kp.xy)
         grid = fp.signals.get("grid")
-        if alignment is not None and grid is not None and alignment.inliers >= th.min_inliers:
+        if alignment is not None and grid is not None and support >= th.min_score:  # the score is <= support
             pw, ph = work_size(fp.width, fp.height)
             edit_map = localise(grid, q.grid, alignment, pw, ph)
             edited = edit_map.edited_fraction
             scores["visible_fraction"] = round(edit_map.visible_fraction, 4)
             scores["coverage"] = round(1 - edited, 4)
+        score = round(match_score(support, edited), 2) if alignment is not None else 0.0
+        if kp is not None:
+            scores["score"] = score
         verdict = decide(same_bytes=q.sha256 == fp.sha256, pdq_distance=pdq_d, pdq_variant=variant,
-                         inliers=scores.get("inliers", 0), edited_fraction=edited, th=th)
+                         score=score, edited_fraction=edited, th=th)
         return MatchResult(verdict, None, fp, edited if verdict != NO_MATCH else None, scores,
                            alignment if verdict != NO_MATCH else None, edit_map, th)
 
@@ -180,6 +186,7 @@ class Matcher:
             scores = {"candidates": considered}
             if best is not None:
                 scores["best_inliers"] = best.scores.get("inliers", 0)
+                scores["best_score"] = best.scores.get("score", 0)
                 scores["best_pdq_distance"] = best.scores.get("pdq_distance")
             return MatchResult(NO_MATCH, scores=scores, thresholds=self.thresholds)
         best.scores["candidates"] = considered
@@ -187,6 +194,6 @@ class Matcher:
 
 
 def _better(a: MatchResult, b: MatchResult) -> bool:
-    ka = (RANK[a.verdict], a.scores.get("inliers", 0), -(a.scores.get("pdq_distance") or 256))
-    kb = (RANK[b.verdict], b.scores.get("inliers", 0), -(b.scores.get("pdq_distance") or 256))
+    ka = (RANK[a.verdict], a.scores.get("score", 0), -(a.scores.get("pdq_distance") or 256))
+    kb = (RANK[b.verdict], b.scores.get("score", 0), -(b.scores.get("pdq_distance") or 256))
     return ka > kb

@@ -4,6 +4,10 @@ Tentative one-to-one descriptor matches are filtered by a vote on the ORB orient
 a similarity transform (rotation, scale, translation) is fitted with RANSAC, then every protected
 keypoint is looked for again near where the transform puts it (guided matching) and the transform
 is refitted. Mirrored copies are matched on the suspect's mirror image and the mirror is composed in.
+
+The alignment's `support` counts inliers weighted by how exactly they fit: a copy moves every kept
+keypoint by the same transform (residuals are keypoint-detection noise), while a second shot of the
+same scene fits only roughly (parallax, a moved camera), so its inliers sit further from the model.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import faiss
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .signals.base import WORK_SIDE
 from .signals.keypoints import KeypointQuery, Keypoints
 
 MATCH_FRACTION = 0.30  # tentative match: Hamming distance <= 30 % of the descriptor bits
@@ -23,6 +28,7 @@ RANSAC_PX = 5.0  # reprojection threshold, working pixels (long side 512)
 GUIDED_PX = 0.0  # guided re-matching off: it inflated chance matches (see docs/matching.md)
 MIN_SCALE, MAX_SCALE = 0.3, 3.5  # suspect vs protected, both at working size
 ANGLE_BIN = 15
+RESIDUAL_PX = 1.0  # support weight of an inlier: 1 / (1 + (residual / RESIDUAL_PX)^2)
 
 
 @dataclass
@@ -32,6 +38,13 @@ class Alignment:
     inliers: int
     tentative: int
     protected_inliers: np.ndarray  # indices of protected keypoints that are inliers
+    residuals: np.ndarray  # per inlier: distance from the model, suspect working pixels
+    noise_px: float = 1.0  # expected keypoint position noise, suspect working pixels (see `verify`)
+
+    @property
+    def support(self) -> float:
+        """Inliers weighted by fit: 1 for an exact fit, 0.5 at RESIDUAL_PX noise units, 0.2 at twice that."""
+        return float((1.0 / (1.0 + (self.residuals / (RESIDUAL_PX * self.noise_px)) ** 2)).sum())
 
     @property
     def scale(self) -> float:
@@ -111,6 +124,10 @@ def _sides(query: KeypointQuery) -> list[_Side]:
     return query._sides
 
 
+def _residuals(m: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(src @ m[:, :2].T + m[:, 2] - dst, axis=1).astype(np.float32)
+
+
 def _verify_one(prot: Keypoints, side: _Side):
     nb = prot.desc.shape[1]
     bits = nb * 8
@@ -140,22 +157,35 @@ def _verify_one(prot: Keypoints, side: _Side):
         if len(gpi) >= inl.sum():
             m2, inl2 = _fit(prot.xy[gpi], side.xy[gqi], RANSAC_PX * 0.8 * s)
             if m2 is not None and inl2.sum() >= inl.sum():
-                return m2, int(inl2.sum()), tentative, gpi[inl2]
-    return m, int(inl.sum()), tentative, pi[inl]
+                res = _residuals(m2, prot.xy[gpi[inl2]], side.xy[gqi[inl2]])
+                return m2, int(inl2.sum()), tentative, gpi[inl2], res
+    return m, int(inl.sum()), tentative, pi[inl], _residuals(m, prot.xy[pi[inl]], side.xy[qi[inl]])
 
 
-def verify(prot: Keypoints, query: KeypointQuery) -> Alignment | None:
-    """Best alignment of a protected photo's keypoints into the suspect, or None."""
+def upscale(width: int, height: int) -> float:
+    """How much a photo of this size was enlarged to its working copy (1 when it was not)."""
+    return max(1.0, WORK_SIDE / max(width, height, 1))
+
+
+def verify(prot: Keypoints, query: KeypointQuery, suspect_upscale: float = 1.0,
+           protected_upscale: float = 1.0) -> Alignment | None:
+    """Best alignment of a protected photo's keypoints into the suspect, or None.
+
+    A photo smaller than the working size is enlarged for detection, which enlarges its keypoints'
+    position noise too: the upscales (`upscale(w, h)` of each original) set the alignment's noise_px.
+    """
     best: Alignment | None = None
     for o, side in enumerate(_sides(query)):
         r = _verify_one(prot, side)
         if r is None:
             continue
-        m, n, tentative, pin = r
+        m, n, tentative, pin, res = r
         mirrored = o == 1
         if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
             flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
             m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
-        if best is None or n > best.inliers:
-            best = Alignment(m, mirrored, n, tentative, pin)
+        a = Alignment(m, mirrored, n, tentative, pin, res)
+        a.noise_px = max(suspect_upscale, protected_upscale * a.scale)
+        if best is None or a.support > best.support:
+            best = a
     return best

@@ -93,6 +93,6 @@ def _minimal_results() -> dict:
                          "populate_s": 100},
         "bytes_per_photo": {"storage_fingerprint_mean": 3705, "storage_fingerprint_max": 3705,
                             "index_in_memory_estimate": 2720},
-        "calibrated_thresholds": {"min_inliers": 10, "min_edited_fraction": 0.05, "pdq_distance": 31,
+        "calibrated_thresholds": {"min_score": 10.0, "min_edited_fraction": 0.05, "pdq_distance": 31,
                                   "calibrated_by": "x"},
     }

@@ -24,7 +24,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def alignment(matrix: np.ndarray) -> Alignment:
-    return Alignment(np.asarray(matrix, float), False, 100, 100, np.arange(10))
+    return Alignment(np.asarray(matrix, float), False, 100, 100, np.arange(10), np.zeros(10, np.float32))
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,8 @@ def test_manipulated_derivative_is_found(derivative_result, astronaut_derivative
     assert 0.3 < astronaut_derivative.true_fraction < 0.45
     assert abs(r.edited_fraction - astronaut_derivative.true_fraction) <= 0.15, r.edited_fraction
     s = r.scores
-    assert s["inliers"] >= Thresholds.default().min_inliers
+    assert s["score"] >= Thresholds.default().min_score
+    assert s["score"] <= s["support"] <= s["inliers"]
     assert s["pdq_distance"] > 31  # PDQ alone misses it; local features find it
     assert 0.55 <= s["visible_fraction"] <= 0.8  # 85 % x 85 % of the photo kept
     assert s["coverage"] == pytest.approx(1 - r.edited_fraction, abs=1e-3)
@@ -87,10 +88,10 @@ def test_result_dict_is_complete(derivative_result):
     assert d["verdict"] == DERIVATIVE and d["protected"] == "astronaut.jpg" and d["key"] == "astronaut"
     assert d["protected_id"] == derivative_result.fingerprint.id
     assert 0 < d["edited_fraction"] < 1
-    assert {"pdq_distance", "inliers", "coverage"} <= set(d["scores"])
+    assert {"pdq_distance", "inliers", "support", "score", "coverage"} <= set(d["scores"])
     assert d["transform"]["mirrored"] is False and len(d["transform"]["matrix"]) == 2
     assert d["algorithm"] == algorithm_info() and d["algorithm"]["version"] >= 1
-    assert d["thresholds"]["min_inliers"] == Thresholds.default().min_inliers
+    assert d["thresholds"]["min_score"] == Thresholds.default().min_score
 
 
 def test_reencoded_resized_copy(matcher, photos):
@@ -154,7 +155,7 @@ def test_unrelated_photo_is_no_match(matcher, photos):
     r = matcher.match(suspect(photos["hubble_deep_field"]))
     assert r.verdict == NO_MATCH
     assert r.key is None and r.protected is None and r.edited_fraction is None and r.alignment is None
-    assert r.scores["best_inliers"] < Thresholds.default().min_inliers
+    assert r.scores["best_score"] < Thresholds.default().min_score
     d = r.to_dict()
     assert d["verdict"] == NO_MATCH and d["protected"] is None and d["transform"] is None
 
@@ -243,21 +244,21 @@ def test_candidates_limited_by_thresholds(fingerprints, photos):
 # Decision rule
 
 
-TH = Thresholds()
+TH = Thresholds(min_score=8.0)
 
 
 @pytest.mark.parametrize(
     "kw,expected",
     [
-        (dict(same_bytes=True, pdq_distance=None, pdq_variant=None, inliers=0, edited_fraction=None), IDENTICAL),
-        (dict(same_bytes=False, pdq_distance=0, pdq_variant=0, inliers=0, edited_fraction=None), IDENTICAL),
-        (dict(same_bytes=False, pdq_distance=0, pdq_variant=3, inliers=50, edited_fraction=0.0), NEAR_DUPLICATE),
-        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, inliers=30, edited_fraction=0.4), DERIVATIVE),
-        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, inliers=30, edited_fraction=0.01), NEAR_DUPLICATE),
-        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, inliers=30, edited_fraction=None), NEAR_DUPLICATE),
-        (dict(same_bytes=False, pdq_distance=31, pdq_variant=0, inliers=0, edited_fraction=None), NEAR_DUPLICATE),
-        (dict(same_bytes=False, pdq_distance=32, pdq_variant=0, inliers=9, edited_fraction=0.5), NO_MATCH),
-        (dict(same_bytes=False, pdq_distance=None, pdq_variant=None, inliers=0, edited_fraction=None), NO_MATCH),
+        (dict(same_bytes=True, pdq_distance=None, pdq_variant=None, score=0, edited_fraction=None), IDENTICAL),
+        (dict(same_bytes=False, pdq_distance=0, pdq_variant=0, score=0, edited_fraction=None), IDENTICAL),
+        (dict(same_bytes=False, pdq_distance=0, pdq_variant=3, score=50, edited_fraction=0.0), NEAR_DUPLICATE),
+        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, score=30, edited_fraction=0.4), DERIVATIVE),
+        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, score=30, edited_fraction=0.01), NEAR_DUPLICATE),
+        (dict(same_bytes=False, pdq_distance=120, pdq_variant=0, score=30, edited_fraction=None), NEAR_DUPLICATE),
+        (dict(same_bytes=False, pdq_distance=31, pdq_variant=0, score=0, edited_fraction=None), NEAR_DUPLICATE),
+        (dict(same_bytes=False, pdq_distance=32, pdq_variant=0, score=7.9, edited_fraction=0.5), NO_MATCH),
+        (dict(same_bytes=False, pdq_distance=None, pdq_variant=None, score=0, edited_fraction=None), NO_MATCH),
     ],
 )
 def test_decide(kw, expected):
@@ -267,5 +268,5 @@ def test_decide(kw, expected):
 def test_verdicts_and_thresholds():
     assert set(VERDICTS) == {"identical", "near-duplicate", "manipulated-derivative", "no-match"}
     th = Thresholds.default()
-    assert th.pdq_distance == 31 and th.min_inliers >= 3 and 0 < th.min_edited_fraction < 0.5
+    assert th.pdq_distance == 31 and th.min_score >= 3 and 0 < th.min_edited_fraction < 0.5
     assert Thresholds.from_dict({**th.to_dict(), "unknown_future_key": 1}) == th

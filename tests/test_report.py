@@ -121,7 +121,7 @@ def test_header_verdict_hashes_version(case):
     # the matched photo, the edited fraction, the scores, the parameters
     assert "astronaut" in html
     assert f"{case['plain'].result.edited_fraction:.1%}" in html
-    for key in ("pdq_distance", "inliers", "coverage", "min_inliers", "bouclier-orb-grid"):
+    for key in ("pdq_distance", "inliers", "score", "coverage", "min_score", "bouclier-orb-grid"):
         assert key in html
     assert "mirrored: no" in html
     # without --original: no protected-photo pixels, and the report says so

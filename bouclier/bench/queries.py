@@ -27,7 +27,7 @@ from .metrics import iou
 PHOTO_MAX_SIDE = 1024
 
 # Permissive matcher: the benchmark sweeps the inlier threshold itself.
-PERMISSIVE = Thresholds(min_inliers=4, min_edited_fraction=0.0, calibrated_by="benchmark sweep")
+PERMISSIVE = Thresholds(min_score=1.0, min_edited_fraction=0.0, calibrated_by="benchmark sweep")
 
 
 @dataclass
@@ -94,7 +94,7 @@ def run_task(t: Task) -> list[dict]:
         rec["ms"] = {"query": (t1 - t0) * 1000, "match": (t2 - t1) * 1000}
         policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
         found = r.key if r.verdict != "no-match" else None
-        rec["methods"]["bouclier"] = {"photo": found, "score": 1e6 if policy else float(r.scores.get("inliers", 0)),
+        rec["methods"]["bouclier"] = {"photo": found, "score": 1e6 if policy else float(r.scores.get("score", 0)),
                                       "verdict": r.verdict, "edited_fraction": r.edited_fraction}
         if found == t.photo and r.edit_map is not None and area > 0:
             h, w = d.pixels.shape[:2]

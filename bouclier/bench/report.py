@@ -215,7 +215,7 @@ def write_benchmarks(res: dict, results_md: Path, path: Path, command: str, note
     lines += ["", "## Results", "", results_md.read_text().strip(), ""]
     th = res["calibrated_thresholds"]
     lines += ["## Calibrated thresholds (shipped in `bouclier/thresholds.json`)", "",
-              f"`min_inliers` {th['min_inliers']}, `min_edited_fraction` {th['min_edited_fraction']}, "
+              f"`min_score` {th['min_score']}, `min_edited_fraction` {th['min_edited_fraction']}, "
               f"`pdq_distance` {th['pdq_distance']}: {th['calibrated_by']}.", ""]
     if notes:
         lines += [notes.strip(), ""]

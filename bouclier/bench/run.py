@@ -359,7 +359,7 @@ def summarise(records, corpus, sp, plan, speed, seed) -> dict:
 def calibrate(cal: list[dict], res: dict) -> dict:
     """Engine thresholds from the calibration split (0.1 % false alarms per query)."""
     t = metrics.threshold_at_far(metrics.false_alarm_scores(cal, "bouclier"), 0.001)
-    min_inliers = int(np.ceil(t)) if np.isfinite(t) and t < 1e5 else 10
+    min_score = float(np.ceil(t * 100) / 100) if np.isfinite(t) and t < 1e5 else Thresholds().min_score
     # Edited-fraction cut: best balanced accuracy between unedited copies and edited derivatives.
     rows = [(r["area"] > 0, r["methods"]["bouclier"]["edited_fraction"]) for r in cal
             if r["kind"] == "protected" and r["methods"]["bouclier"]["photo"] == r["photo"]
@@ -372,7 +372,7 @@ def calibrate(cal: list[dict], res: dict) -> dict:
             acc = np.mean([(frac[edited] >= c).mean() if edited.any() else 1, (frac[~edited] < c).mean() if (~edited).any() else 1])
             if acc > best:
                 best, cut = acc, float(c)
-    return {"pdq_distance": 31, "min_inliers": max(min_inliers, 6), "min_edited_fraction": round(cut, 3),
+    return {"pdq_distance": 31, "min_score": max(min_score, 3.0), "min_edited_fraction": round(cut, 3),
             "candidates": Thresholds().candidates, "calibrated_by": f"bouclier bench (seed {res['seed']}, corpus {res['corpus']['name']}, "
                                                f"{len(cal)} calibration queries)"}
 

@@ -116,5 +116,5 @@ class Index:
 
 
 def _rank(r: engine.MatchResult) -> tuple:
-    return (engine.VERDICT_ORDER.get(r.verdict, 0), r.scores.get("inliers", 0),
+    return (engine.VERDICT_ORDER.get(r.verdict, 0), r.scores.get("score", 0),
             -(r.scores.get("pdq_distance") if r.scores.get("pdq_distance") is not None else 256))

@@ -43,7 +43,7 @@ def test_derivative_matches_the_right_protection(world):
     assert it["protected"]["case_id"] == w.protections["astronaut"] != w.protections["coffee"]
     assert it["protected"]["linked"] is True
     assert 0.15 < it["edited_fraction"] < 0.8
-    assert it["scores"]["inliers"] >= it["thresholds"]["min_inliers"]
+    assert it["scores"]["score"] >= it["thresholds"]["min_score"]
     assert it["algorithm"] == "bouclier-orb-grid" and it["has_media"] is False
     assert it["captured_at"].startswith("2026-02-28T21:15:00")
     # the edit map is a mask with an edited region, not a picture

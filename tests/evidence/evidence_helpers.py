@@ -39,7 +39,7 @@ def make_snapshot() -> dict:
              "sha256": hashlib.sha256(SUSPECT).hexdigest(), "filename": "abc.jpg", "verdict": "manipulated-derivative",
              "protected": {"case_id": "case_0123", "bank": "default", "photo": 0, "id": "fp1"}, "bank": "default",
              "edited_fraction": 0.31, "scores": {"inliers": 40, "pdq_distance": 96},
-             "thresholds": {"min_inliers": 12}, "algorithm": "bouclier-orb-grid", "version": 1,
+             "thresholds": {"min_score": 12.0}, "algorithm": "bouclier-orb-grid", "version": 1,
              "report_html": "<html><body><h1>Report item 3</h1><p>manipulated-derivative</p></body></html>",
              "edit_map_png": png(1), "has_media": True},
             {"id": 4, "url": "https://other.example.com/x", "captured_at": None, "sha256": None, "filename": None,
