@@ -1,9 +1,9 @@
 """Geometric verification: is the suspect a geometric copy of a protected photo, and by which transform?
 
 Tentative one-to-one descriptor matches are filtered by a vote on the ORB orientation difference,
-a similarity transform (rotation, scale, translation) is fitted with RANSAC, then every protected
-keypoint is looked for again near where the transform puts it (guided matching) and the transform
-is refitted. Mirrored copies are matched on the suspect's mirror image and the mirror is composed in.
+and a similarity transform (rotation, scale, translation) is fitted with RANSAC. (Guided matching,
+looking again for every protected keypoint near its projection and refitting, is off: GUIDED_PX.)
+Mirrored copies are matched on the suspect's mirror image and the mirror is composed in.
 
 The alignment's `support` counts inliers weighted by how exactly they fit: a copy moves every kept
 keypoint by the same transform (residuals are keypoint-detection noise), while a second shot of the
