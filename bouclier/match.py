@@ -165,7 +165,7 @@ class Matcher:
             edited = edit_map.edited_fraction
             scores["visible_fraction"] = round(edit_map.visible_fraction, 4)
             scores["coverage"] = round(1 - edited, 4)
-        score = round(match_score(support, edited), 2) if alignment is not None else 0.0
+        score = round(match_score(support, edited), 2)  # 0 without an alignment (support 0)
         if kp is not None:
             scores["score"] = score
         verdict = decide(same_bytes=q.sha256 == fp.sha256, pdq_distance=pdq_d, pdq_variant=variant,
