@@ -16,7 +16,7 @@ from .match import Matcher, MatchResult
 from .signals import View
 from .signals.base import WORK_SIDE
 from .signals.keypoints import Keypoints
-from .verify import verify
+from .verify import upscale, verify
 
 ORIGINAL_KEYPOINTS = 1500  # when the original is at hand, align with many full-width keypoints
 
@@ -69,16 +69,16 @@ def check_one(matcher: Matcher, source: str | Path | bytes, *, name: str | None 
             h, w = view.rgb.shape[:2]
             c.edit_mask = result.edit_map.suspect_mask(w, h, w, h)
     if original is not None:
-        _compare_original(c, view, original, matcher.thresholds.min_score)
+        _compare_original(c, image, view, original, matcher.thresholds.min_score)
     return c
 
 
-def _compare_original(c: Checked, suspect: View, original: Image, min_score: float) -> None:
-    """Pixel-level difference after aligning the original onto the suspect."""
+def _compare_original(c: Checked, image: Image, suspect: View, original: Image, min_score: float) -> None:
+    """Pixel-level difference after aligning the original onto the suspect (gated like the matcher)."""
     c.original_sha256 = original.sha256
     ov = View(original.pixels)
     kp = Keypoints.compute(ov, k=ORIGINAL_KEYPOINTS, bits=256)
-    al = verify(kp, Keypoints.query(suspect))
+    al = verify(kp, Keypoints.query(suspect), upscale(image.width, image.height), upscale(original.width, original.height))
     if al is None or al.support < min_score:
         c.extra["original_alignment"] = "failed: the original does not align with this suspect"
         return

@@ -23,7 +23,7 @@ from .verify import Alignment, upscale, verify
 faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 
 
 def algorithm_info() -> dict:
@@ -82,6 +82,10 @@ class Matcher:
 
     def keys(self) -> list[str]:
         return list(self._slot)
+
+    def index(self, signal: str):
+        """The index of one fingerprint kind (e.g. "orb"), for size and memory reports."""
+        return self._indexes[signal]
 
     def add(self, key: str, fp: Fingerprint) -> None:
         """Index a protected fingerprint under a unique key (an existing key is replaced)."""
@@ -180,7 +184,7 @@ class Matcher:
             considered += 1
             r = self.compare(q, self._fps[slot])
             r.key = self._keys[slot]
-            if best is None or _better(r, best):
+            if best is None or rank_key(r) > rank_key(best):
                 best = r
         if best is None or best.verdict == NO_MATCH:
             scores = {"candidates": considered}
@@ -193,7 +197,7 @@ class Matcher:
         return best
 
 
-def _better(a: MatchResult, b: MatchResult) -> bool:
-    ka = (RANK[a.verdict], a.scores.get("score", 0), -(a.scores.get("pdq_distance") or 256))
-    kb = (RANK[b.verdict], b.scores.get("score", 0), -(b.scores.get("pdq_distance") or 256))
-    return ka > kb
+def rank_key(r: MatchResult) -> tuple:
+    """Order of results, best highest: verdict, then match score, then PDQ closeness."""
+    d = r.scores.get("pdq_distance")
+    return RANK.get(r.verdict, 0), r.scores.get("score", 0), -(d if d is not None else 256)

@@ -5,11 +5,18 @@ Only synthetic images and the photos scikit-image ships are used (no other data 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests on a fixed example sequence (a red run is reproducible); locally they explore.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PROTECTED = ("astronaut", "coffee", "chelsea", "rocket", "camera")  # protected in match / CLI tests
 UNRELATED = "hubble_deep_field"  # never protected

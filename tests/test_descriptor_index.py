@@ -148,7 +148,7 @@ def test_matcher_withdrawals_never_match_and_need_no_rebuild(small_limits):
     for fp in fps:
         m.add(fp.label, fp)
     m.settle()
-    index = m._indexes["orb"]
+    index = m.index("orb")
     built = index.index
     for fp in fps[:60]:  # half withdrawn: the live index is not rebuilt in the call
         assert m.remove(fp.label)

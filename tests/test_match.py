@@ -18,7 +18,7 @@ from bouclier.decide import (
 )
 from bouclier.fingerprint import Query, compute
 from bouclier.load import encode_jpeg, load
-from bouclier.match import Matcher, algorithm_info
+from bouclier.match import Matcher, MatchResult, algorithm_info, rank_key
 from bouclier.signals.base import WORK_SIDE
 
 PROTECTED = ("astronaut", "coffee", "chelsea", "rocket", "camera")
@@ -270,3 +270,13 @@ def test_verdicts_and_thresholds():
     th = Thresholds.default()
     assert th.pdq_distance == 31 and th.min_score >= 3 and 0 < th.min_edited_fraction < 0.5
     assert Thresholds.from_dict({**th.to_dict(), "unknown_future_key": 1}) == th
+
+
+def test_rank_key_orders_verdict_then_score_then_pdq_closeness():
+    r = lambda v, **s: MatchResult(v, scores=s)  # noqa: E731
+    assert rank_key(r(IDENTICAL, score=0)) > rank_key(r(DERIVATIVE, score=90, pdq_distance=0))
+    assert rank_key(r(DERIVATIVE, score=9)) > rank_key(r(NEAR_DUPLICATE, score=8, pdq_distance=0))
+    # among equal scores the closer PDQ wins, distance 0 included (it is not "no distance")
+    assert rank_key(r(NEAR_DUPLICATE, score=5, pdq_distance=0)) > rank_key(r(NEAR_DUPLICATE, score=5, pdq_distance=4))
+    assert rank_key(r(NEAR_DUPLICATE, score=5, pdq_distance=4)) > rank_key(r(NEAR_DUPLICATE, score=5))
+    assert rank_key(r(NO_MATCH)) < rank_key(r(DERIVATIVE, score=3))

@@ -73,7 +73,7 @@ def run_scale(real: list[Fingerprint], queries: list, sizes: list[int], progress
         m.settle()  # index build (not timed as matching)
         build = time.perf_counter() - t0 - fill
         lat = latency(m, queries)
-        index = m._indexes["orb"]
+        index = m.index("orb")
         assert len(m) == len(index) == n, "every added photo must stay indexed"
         per_photo = index.rows.n * (index.bits // 8 + 8 + 4 + 1) / max(len(index), 1)  # code, id, owner, bin
         out[str(size)] = {**lat, "protected": n, "synthetic": max(0, n - len(real)), "fill_s": round(fill, 1),

@@ -10,17 +10,13 @@ from ..decide import VERDICTS, Thresholds
 from ..errors import FormatError, ImageError
 from ..fingerprint import Fingerprint, Query
 from ..load import Image, Limits, load
-from ..match import Matcher, MatchResult
+from ..match import Matcher, MatchResult, rank_key
 from ..signals.base import WORK_SIDE
 from ..signals.pdq import PDQ
 
 __all__ = ["Fingerprint", "Query", "Matcher", "MatchResult", "Image", "Limits", "load", "FormatError", "ImageError",
            "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "bank_thresholds",
-           "normalise_pdq"]
-
-# Best first; near-duplicate and manipulated-derivative are both positive, the engine orders within them.
-VERDICT_ORDER = {"identical": 3, "near-duplicate": 2, "manipulated-derivative": 2, "no-match": 0}
-
+           "normalise_pdq", "rank_key"]
 
 def parse_bundle(data: bytes) -> list[Fingerprint]:
     """The fingerprints of a bundle file made by `bouclier protect`. FormatError when malformed."""

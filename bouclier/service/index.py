@@ -90,7 +90,7 @@ class Index:
                 if (bank is not None and name != bank) or not b.enabled or len(b.matcher) == 0:
                     continue
                 r = b.matcher.match_query(query)
-                if best is None or _rank(r) > _rank(best):
+                if best is None or engine.rank_key(r) > engine.rank_key(best):
                     best, best_bank = r, name
                     best_entry = self._entries.get(r.key) if r.key else None
             if best is None:  # nothing indexed: ask an empty matcher for a well-formed no-match
@@ -114,7 +114,3 @@ class Index:
         with self._lock:
             return uid in self._entries
 
-
-def _rank(r: engine.MatchResult) -> tuple:
-    return (engine.VERDICT_ORDER.get(r.verdict, 0), r.scores.get("score", 0),
-            -(r.scores.get("pdq_distance") if r.scores.get("pdq_distance") is not None else 256))

@@ -25,7 +25,7 @@ def own_query(fp) -> KeypointQuery:
 def found(reg: Registry, fp) -> str | None:
     """uid of the photo the descriptor index ranks first for `fp`'s own descriptors."""
     m = reg.index._banks["default"].matcher
-    votes = m._indexes["orb"].search(own_query(fp))
+    votes = m.index("orb").search(own_query(fp))
     live = {s: v for s, v in votes.items() if m._fps[s] is not None and v >= 32}  # not a chance hit
     return m._keys[max(live, key=live.get)] if live else None
 
@@ -41,7 +41,7 @@ def test_restart_rebuilds_the_ivf_from_the_store(kind, tmp_path, database_url, m
     fps = synthetic(np.random.default_rng(5), 90)
     cases = [reg.submit(client, "default", dumps(Bundle(fps[i:i + 10], {})), None) for i in range(0, 90, 10)]
     reg.index.settle()
-    assert reg.index._banks["default"].matcher._indexes["orb"].kind.startswith("ivf")
+    assert reg.index._banks["default"].matcher.index("orb").kind.startswith("ivf")
     reg.withdraw(client, cases[2].case_id, cases[2].secret)  # photos 20-29
     uids = {i: found(reg, fp) for i, fp in enumerate(fps)}
     assert all(uids[i] is None for i in range(20, 30)) and all(uids[i] for i in range(90) if not 20 <= i < 30)
@@ -49,7 +49,7 @@ def test_restart_rebuilds_the_ivf_from_the_store(kind, tmp_path, database_url, m
 
     again = Registry(settings)  # as after a crash: nothing but the store is read
     again.start()
-    orb = again.index._banks["default"].matcher._indexes["orb"]
+    orb = again.index._banks["default"].matcher.index("orb")
     assert again.index.sizes() == {"default": 80} and len(orb) == 80 and orb.kind.startswith("ivf")
     assert orb.rows.n == orb.index.ntotal == 80 * 128 and orb._job is None  # built at start, not later
     assert {i: found(again, fp) for i, fp in enumerate(fps)} == uids
