@@ -8,8 +8,6 @@ Mirrored copies are matched on the suspect's mirror image and the mirror is comp
 The alignment's `support` counts inliers weighted by how exactly they fit: a copy moves every kept
 keypoint by the same transform (residuals are keypoint-detection noise), while a second shot of the
 same scene fits only roughly (parallax, a moved camera), so its inliers sit further from the model.
-The noise unit of an inlier is the larger of how much the photos were enlarged to their working copies
-and the pyramid cell of the suspect keypoint (ORB locates a level-L keypoint to about 1.2^L pixels).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .signals.base import WORK_SIDE
-from .signals.keypoints import PYRAMID_SCALE, KeypointQuery, Keypoints
+from .signals.keypoints import KeypointQuery, Keypoints
 
 MATCH_FRACTION = 0.30  # tentative match: Hamming distance <= 30 % of the descriptor bits
 GUIDED_FRACTION = 0.36  # guided match: looser, since the position must also agree
@@ -30,8 +28,7 @@ RANSAC_PX = 5.0  # reprojection threshold, working pixels (long side 512)
 GUIDED_PX = 0.0  # guided re-matching off: it inflated chance matches (see docs/matching.md)
 MIN_SCALE, MAX_SCALE = 0.3, 3.5  # suspect vs protected, both at working size
 ANGLE_BIN = 15
-RESIDUAL_PX = 1.0  # support weight of an inlier: 1 / (1 + (residual / (RESIDUAL_PX * noise))^2)
-LEVEL_CELL = 0.8  # position noise of a level-L suspect keypoint: LEVEL_CELL * 1.2^L working pixels
+RESIDUAL_PX = 1.0  # support weight of an inlier: 1 / (1 + (residual / RESIDUAL_PX)^2)
 
 
 @dataclass
@@ -42,20 +39,12 @@ class Alignment:
     tentative: int
     protected_inliers: np.ndarray  # indices of protected keypoints that are inliers
     residuals: np.ndarray  # per inlier: distance from the model, suspect working pixels
-    noise_px: float = 1.0  # position noise from enlarged working copies, suspect working pixels (see `verify`)
-    levels: np.ndarray | None = None  # per inlier: the suspect keypoint's pyramid level (None: unknown)
-
-    @property
-    def noise(self) -> np.ndarray | float:
-        """Expected position noise of each inlier, suspect working pixels."""
-        if self.levels is None:
-            return self.noise_px
-        return np.maximum(self.noise_px, LEVEL_CELL * PYRAMID_SCALE ** self.levels.astype(np.float64))
+    noise_px: float = 1.0  # expected keypoint position noise, suspect working pixels (see `verify`)
 
     @property
     def support(self) -> float:
         """Inliers weighted by fit: 1 for an exact fit, 0.5 at RESIDUAL_PX noise units, 0.2 at twice that."""
-        return float((1.0 / (1.0 + (self.residuals / (RESIDUAL_PX * self.noise)) ** 2)).sum())
+        return float((1.0 / (1.0 + (self.residuals / (RESIDUAL_PX * self.noise_px)) ** 2)).sum())
 
     @property
     def scale(self) -> float:
@@ -116,8 +105,8 @@ def _fit(src: np.ndarray, dst: np.ndarray, px: float) -> tuple[np.ndarray | None
 class _Side:
     """One orientation of the suspect, with search structures built once and reused per candidate."""
 
-    def __init__(self, xy: np.ndarray, ang: np.ndarray, desc: np.ndarray, levels: np.ndarray | None = None):
-        self.xy, self.ang, self.desc, self.levels = xy, ang, desc, levels
+    def __init__(self, xy: np.ndarray, ang: np.ndarray, desc: np.ndarray):
+        self.xy, self.ang, self.desc = xy, ang, desc
         self._index: dict[int, faiss.IndexBinaryFlat] = {}
         self.tree = cKDTree(xy) if len(xy) else None
 
@@ -131,8 +120,7 @@ class _Side:
 
 def _sides(query: KeypointQuery) -> list[_Side]:
     if getattr(query, "_sides", None) is None:
-        lv = query.levels or [None] * len(query.orientations)
-        query._sides = [_Side(*o, levels) for o, levels in zip(query.orientations, lv)]
+        query._sides = [_Side(*o) for o in query.orientations]
     return query._sides
 
 
@@ -170,8 +158,8 @@ def _verify_one(prot: Keypoints, side: _Side):
             m2, inl2 = _fit(prot.xy[gpi], side.xy[gqi], RANSAC_PX * 0.8 * s)
             if m2 is not None and inl2.sum() >= inl.sum():
                 res = _residuals(m2, prot.xy[gpi[inl2]], side.xy[gqi[inl2]])
-                return m2, int(inl2.sum()), tentative, gpi[inl2], gqi[inl2], res
-    return m, int(inl.sum()), tentative, pi[inl], qi[inl], _residuals(m, prot.xy[pi[inl]], side.xy[qi[inl]])
+                return m2, int(inl2.sum()), tentative, gpi[inl2], res
+    return m, int(inl.sum()), tentative, pi[inl], _residuals(m, prot.xy[pi[inl]], side.xy[qi[inl]])
 
 
 def upscale(width: int, height: int) -> float:
@@ -191,12 +179,12 @@ def verify(prot: Keypoints, query: KeypointQuery, suspect_upscale: float = 1.0,
         r = _verify_one(prot, side)
         if r is None:
             continue
-        m, n, tentative, pin, qin, res = r
+        m, n, tentative, pin, res = r
         mirrored = o == 1
         if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
             flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
             m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
-        a = Alignment(m, mirrored, n, tentative, pin, res, levels=None if side.levels is None else side.levels[qin])
+        a = Alignment(m, mirrored, n, tentative, pin, res)
         a.noise_px = max(suspect_upscale, protected_upscale * a.scale)
         if best is None or a.support > best.support:
             best = a

@@ -81,12 +81,11 @@ def queries(draw):
         n = draw(st.integers(0, 300))
         ors.append(((rng.random((n, 2)) * 512).astype(np.float32), (rng.random(n) * 360).astype(np.float32),
                     rng.integers(0, 256, (n, 32), dtype=np.uint8)))
-    levels = [rng.integers(0, 8, len(o[0]), dtype=np.uint8) for o in ors] if draw(st.booleans()) else None
     gw, gh = draw(st.integers(1, 384)), draw(st.integers(1, 384))
     pq = PDQQuery([rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(draw(st.integers(1, 8)))],
                   draw(st.integers(0, 100)))
     return Query(draw(st.binary(min_size=32, max_size=32)).hex(), draw(st.integers(0, 2**32 - 1)),
-                 draw(st.integers(0, 2**32 - 1)), pq, KeypointQuery(ww, wh, ors, levels),
+                 draw(st.integers(0, 2**32 - 1)), pq, KeypointQuery(ww, wh, ors),
                  GridQuery(ww, wh, rng.integers(0, 256, (gh, gw), dtype=np.uint8)))
 
 
@@ -127,9 +126,6 @@ def assert_same_query(a: Query, b: Query):
     for x, y in zip(a.keypoints.orientations, b.keypoints.orientations, strict=True):
         for u, v in zip(x, y, strict=True):
             np.testing.assert_array_equal(u, v)
-    assert (a.keypoints.levels is None) == (b.keypoints.levels is None)
-    for u, v in zip(a.keypoints.levels or [], b.keypoints.levels or [], strict=True):
-        np.testing.assert_array_equal(u, v)
     assert (b.grid.work_width, b.grid.work_height) == (a.grid.work_width, a.grid.work_height)
     np.testing.assert_array_equal(a.grid.gray, b.grid.gray)
 

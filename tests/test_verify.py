@@ -10,7 +10,7 @@ from bouclier.decide import match_score
 from bouclier.fingerprint import Query, compute
 from bouclier.load import encode_jpeg, load
 from bouclier.signals.base import WORK_SIDE
-from bouclier.verify import LEVEL_CELL, Alignment, upscale, verify
+from bouclier.verify import Alignment, upscale, verify
 
 
 def _fp_and_query(original: np.ndarray, suspect: np.ndarray):
@@ -30,30 +30,6 @@ def test_support_weights_each_inlier_by_its_residual():
     assert a.support == pytest.approx(1 + 0.5 + 0.2 + 1 / 101)
     a.noise_px = 2.0  # the same residuals are half as many noise units
     assert a.support == pytest.approx(1 + 0.8 + 0.5 + 1 / 26)
-
-
-def test_coarse_keypoints_are_judged_in_their_pyramid_cells():
-    """ORB finds a level-L keypoint on the image shrunk by 1.2^L: its position is that much coarser."""
-    res = np.array([0.8, 0.8 * 1.2**3, 0.8 * 1.2**3], np.float32)
-    a = Alignment(np.eye(2, 3), False, 3, 10, np.arange(3), res, levels=np.array([0, 3, 0], np.uint8))
-    assert LEVEL_CELL == 0.8  # so a level-0 keypoint's unit is the 1-pixel floor, a level-3 one's 0.8 * 1.728
-    assert a.support == pytest.approx(1 / 1.64 + 0.5 + 1 / (1 + (0.8 * 1.728) ** 2))
-    a.noise_px = 2.0  # an enlarged copy's unit wins where it is the larger
-    assert a.support == pytest.approx(1 / 1.16 + 1 / (1 + (0.8 * 1.728 / 2) ** 2) + 1 / (1 + (0.8 * 1.728 / 2) ** 2))
-    a.levels = None  # a query without levels (older format): the enlargement alone
-    assert a.support == pytest.approx(1 / 1.16 + 2 / (1 + (0.8 * 1.728 / 2) ** 2))
-
-
-def test_verify_keeps_the_level_of_each_suspect_inlier(photos):
-    img = photos["coffee"]
-    fp, q = _fp_and_query(img, cv2.resize(img, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA))
-    a = _verify(fp, q)
-    assert a.levels is not None and len(a.levels) == a.inliers == len(a.residuals)
-    assert len(set(a.levels.tolist())) > 2 and a.levels.max() <= 7
-    # the same query without levels (as an older client sends it) aligns the same, judged in pixels only
-    q.keypoints.levels, q.keypoints._sides = None, None
-    b = _verify(fp, q)
-    assert b.levels is None and b.inliers == a.inliers and b.support <= a.support
 
 
 def test_a_copy_fits_more_exactly_than_another_viewpoint(photos):

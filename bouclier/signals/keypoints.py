@@ -39,12 +39,8 @@ STABILITY_SCALES = (0.6, 0.4)  # downscaled copies a protected keypoint should s
 STABILITY_HAMMING = 38  # of 128 descriptor bits (30 %, as in verification)
 
 
-PYRAMID_SCALE = 1.2  # ORB pyramid: level L is the image shrunk by 1.2^L
-MAX_LEVEL = 7
-
-
 def _orb(n: int) -> cv2.ORB:
-    return cv2.ORB_create(nfeatures=n, scaleFactor=PYRAMID_SCALE, nlevels=MAX_LEVEL + 1, edgeThreshold=15, patchSize=31, fastThreshold=10)
+    return cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
 
 
 def _detect(gray: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -63,21 +59,18 @@ def _detect_spread(gray: np.ndarray, n: int):
 
     Without the spread a high-contrast region (a textured fill, a logo) takes most of the budget
     and leaves the face and background, the parts that survive an edit, with few keypoints.
-    Returns ((xy, angle, desc), pyramid level of each keypoint).
     """
     orb = _orb(n * QUERY_OVERDETECT)
     kps = orb.detect(gray, None)
-    empty = (np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)), np.zeros(0, np.uint8)
     if not kps:
-        return empty
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
     xy = np.array([k.pt for k in kps], np.float32)
     resp = np.array([k.response for k in kps], np.float32)
     keep = _spread(xy, resp, gray.shape, n, QUERY_SPREAD_GRID)
     kps, desc = orb.compute(gray, [kps[i] for i in keep])
     if desc is None or not kps:
-        return empty
-    return ((np.array([k.pt for k in kps], np.float32), np.array([k.angle for k in kps], np.float32), desc),
-            np.array([k.octave for k in kps], np.uint8))
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
+    return (np.array([k.pt for k in kps], np.float32), np.array([k.angle for k in kps], np.float32), desc)
 
 
 def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray:
@@ -172,48 +165,36 @@ class Keypoints(Signal):
     def query(cls, view: View, n: int | None = None) -> "KeypointQuery":
         n = n or QUERY_KEYPOINTS
         gray = view.gray
-        (a, la), (b, lb) = _detect_spread(gray, n), _detect_spread(np.ascontiguousarray(gray[:, ::-1]), n)
-        return KeypointQuery(gray.shape[1], gray.shape[0], [a, b], [la, lb])
+        return KeypointQuery(gray.shape[1], gray.shape[0],
+                             [_detect_spread(gray, n), _detect_spread(np.ascontiguousarray(gray[:, ::-1]), n)])
 
     @classmethod
     def make_index(cls) -> "DescriptorIndex":
         return DescriptorIndex()
 
 
-LEVELS_FLAG = 0x80  # orientation-count byte: a pyramid level byte per keypoint follows each orientation
-
-
 @dataclass
 class KeypointQuery:
-    """Suspect keypoints: orientations[0] as is, orientations[1] on the mirror image (mirror coordinates).
-
-    `levels` (per orientation, one per keypoint) is the ORB pyramid level each keypoint was found at;
-    a keypoint of level L is located to about 1.2^L working pixels. None when unknown (older queries).
-    """
+    """Suspect keypoints: orientations[0] as is, orientations[1] on the mirror image (mirror coordinates)."""
 
     width: int
     height: int
     orientations: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (xy, angle, full 256-bit desc)
-    levels: list[np.ndarray] | None = None
 
     def to_bytes(self) -> bytes:
-        lv = self.levels
-        out = [struct.pack("<HHB", self.width, self.height, len(self.orientations) | (LEVELS_FLAG if lv else 0))]
-        for i, (xy, ang, desc) in enumerate(self.orientations):
+        out = [struct.pack("<HHB", self.width, self.height, len(self.orientations))]
+        for xy, ang, desc in self.orientations:
             out.append(struct.pack("<I", len(xy)))
             out += [xy.astype("<f4").tobytes(), ang.astype("<f4").tobytes(), desc.astype(np.uint8).tobytes()]
-            if lv:
-                out.append(np.asarray(lv[i], np.uint8).tobytes())
         return b"".join(out)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "KeypointQuery":
         need(data, 5, "orb query")
         w, h, m = struct.unpack_from("<HHB", data)
-        with_levels, m = bool(m & LEVELS_FLAG), m & ~LEVELS_FLAG
         if m not in (1, 2):
             raise FormatError("orb query: bad orientation count")
-        off, ors, levels = 5, [], []
+        off, ors = 5, []
         for _ in range(m):
             need(data, off + 4, "orb query")
             (n,) = struct.unpack_from("<I", data, off)
@@ -226,13 +207,7 @@ class KeypointQuery:
             if not (np.isfinite(xy).all() and np.isfinite(ang).all()):
                 raise FormatError("orb query: positions and angles must be finite numbers")
             ors.append((xy, ang, desc))
-            if with_levels:
-                need(data, off + n, "orb query")
-                levels.append(np.frombuffer(data, np.uint8, n, off).copy())
-                if n and levels[-1].max() > MAX_LEVEL:
-                    raise FormatError(f"orb query: pyramid levels must be 0-{MAX_LEVEL}")
-                off += n
-        return cls(w, h, ors, levels if with_levels else None)
+        return cls(w, h, ors)
 
 
 RETRIEVAL_PER_ORIENTATION = 2000  # first (best-spread) suspect descriptors used for candidate retrieval
