@@ -78,7 +78,8 @@ def _compare_original(c: Checked, image: Image, suspect: View, original: Image, 
     c.original_sha256 = original.sha256
     ov = View(original.pixels)
     kp = Keypoints.compute(ov, k=ORIGINAL_KEYPOINTS, bits=256)
-    al = verify(kp, Keypoints.query(suspect), upscale(image.width, image.height), upscale(original.width, original.height))
+    al = verify(kp, Keypoints.query(suspect), upscale(image.width, image.height),
+                upscale(original.width, original.height))
     if al is None or al.support < min_score:
         c.extra["original_alignment"] = "failed: the original does not align with this suspect"
         return

@@ -18,6 +18,7 @@ __all__ = ["Fingerprint", "Query", "Matcher", "MatchResult", "Image", "Limits", 
            "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "bank_thresholds",
            "normalise_pdq", "rank_key"]
 
+
 def parse_bundle(data: bytes) -> list[Fingerprint]:
     """The fingerprints of a bundle file made by `bouclier protect`. FormatError when malformed."""
     try:
