@@ -33,7 +33,7 @@ class Thresholds:
     pdq_distance: int = 31  # HMA / StopNCII default
     min_score: float = 3.0  # match_score of a verified alignment; calibrated by `bouclier bench`
     min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
-    candidates: int = 16  # protected photos verified per suspect
+    candidates: int = 48  # protected photos verified per suspect
     calibrated_by: str = "default"
 
     @classmethod

@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 
 from . import __version__
-from .decide import NO_MATCH, RANK, Thresholds, decide, match_score
+from .decide import DERIVATIVE, IDENTICAL, NO_MATCH, RANK, Thresholds, decide, match_score
 from .fingerprint import Fingerprint, Query
 from .localise import EditMap, localise
 from .signals import REGISTRY
@@ -145,19 +145,44 @@ class Matcher:
 
     def compare(self, q: Query, fp: Fingerprint) -> MatchResult:
         """Verdict of one suspect against one protected fingerprint."""
+        return self._conclude(q, fp, self._align(q, fp))
+
+    def _align(self, q: Query, fp: Fingerprint) -> _Aligned:
+        """The cheap half of `compare`: PDQ distance and geometric verification."""
+        a = _Aligned()
+        if fp.pdq is not None:
+            a.pdq_distance, a.pdq_variant = q.pdq.best(fp.pdq.hash)
+        kp = fp.signals.get("orb")
+        if kp is not None:
+            a.alignment = verify(kp, q.keypoints, upscale(q.width, q.height), upscale(fp.width, fp.height))
+        a.same_bytes = q.sha256 == fp.sha256
+        return a
+
+    def _best_possible(self, a: _Aligned) -> tuple:
+        """An upper bound of `rank_key` of the result `_conclude` would make: the score is at most the
+        support, rounded as the score is."""
+        th = self.thresholds
+        d = a.pdq_distance
+        top = round(a.support, 2)
+        if a.same_bytes or (d == 0 and a.pdq_variant == 0):
+            rank = RANK[IDENTICAL]
+        elif top >= th.min_score or (d is not None and d <= th.pdq_distance):
+            rank = RANK[DERIVATIVE]
+        else:
+            rank = RANK[NO_MATCH]
+        return rank, top, -(d if d is not None else 256)
+
+    def _conclude(self, q: Query, fp: Fingerprint, a: _Aligned) -> MatchResult:
+        """The costly half of `compare`: localise the edit (when the alignment is strong enough) and decide."""
         th = self.thresholds
         scores: dict = {}
-        pdq_d = variant = None
-        if fp.pdq is not None:
-            pdq_d, variant = q.pdq.best(fp.pdq.hash)
+        pdq_d, variant, alignment = a.pdq_distance, a.pdq_variant, a.alignment
+        if pdq_d is not None:
             scores.update(pdq_distance=pdq_d, pdq_variant=variant, pdq_quality=fp.pdq.quality)
-        alignment = edit_map = None
-        edited = None
+        edit_map = edited = None
         kp = fp.signals.get("orb")
-        support = 0.0
+        support = a.support
         if kp is not None:
-            alignment = verify(kp, q.keypoints, upscale(q.width, q.height), upscale(fp.width, fp.height))
-            support = alignment.support if alignment else 0.0
             scores["inliers"] = alignment.inliers if alignment else 0
             scores["support"] = round(support, 2)
             scores["tentative_matches"] = alignment.tentative if alignment else 0
@@ -172,20 +197,28 @@ class Matcher:
         score = round(match_score(support, edited), 2)  # 0 without an alignment (support 0)
         if kp is not None:
             scores["score"] = score
-        verdict = decide(same_bytes=q.sha256 == fp.sha256, pdq_distance=pdq_d, pdq_variant=variant,
+        verdict = decide(same_bytes=a.same_bytes, pdq_distance=pdq_d, pdq_variant=variant,
                          score=score, edited_fraction=edited, th=th)
         return MatchResult(verdict, None, fp, edited if verdict != NO_MATCH else None, scores,
                            alignment if verdict != NO_MATCH else None, edit_map, th)
 
     def match_query(self, q: Query) -> MatchResult:
+        """Best result over the candidates: all are verified, then the edit is localised (the costly
+        step) only for those that can still beat the best so far, strongest first. The result is
+        the one `compare` on every candidate would give (ties go to the earlier candidate)."""
+        slots = self.candidates(q)
+        aligned = [self._align(q, self._fps[s]) for s in slots]
+        bound = [self._best_possible(a) for a in aligned]
         best: MatchResult | None = None
-        considered = 0
-        for slot in self.candidates(q):
-            considered += 1
-            r = self.compare(q, self._fps[slot])
-            r.key = self._keys[slot]
-            if best is None or rank_key(r) > rank_key(best):
-                best = r
+        best_at = -1
+        for i in sorted(range(len(slots)), key=lambda i: bound[i], reverse=True):
+            if best is not None and bound[i] < rank_key(best):
+                break  # sorted: no later candidate can win either
+            r = self._conclude(q, self._fps[slots[i]], aligned[i])
+            r.key = self._keys[slots[i]]
+            if best is None or rank_key(r) > rank_key(best) or (rank_key(r) == rank_key(best) and i < best_at):
+                best, best_at = r, i
+        considered = len(slots)
         if best is None or best.verdict == NO_MATCH:
             scores = {"candidates": considered}
             if best is not None:
@@ -195,6 +228,19 @@ class Matcher:
             return MatchResult(NO_MATCH, scores=scores, thresholds=self.thresholds)
         best.scores["candidates"] = considered
         return best
+
+
+@dataclass
+class _Aligned:
+    """What `Matcher._align` found for one candidate."""
+    pdq_distance: int | None = None
+    pdq_variant: int | None = None
+    alignment: Alignment | None = None
+    same_bytes: bool = False
+
+    @property
+    def support(self) -> float:
+        return self.alignment.support if self.alignment else 0.0
 
 
 def rank_key(r: MatchResult) -> tuple:

@@ -240,6 +240,44 @@ def test_candidates_limited_by_thresholds(fingerprints, photos):
     assert r.key == "coffee" and r.scores["candidates"] == 1
 
 
+def test_match_query_equals_best_compare_and_skips_hopeless_localisation(fingerprints, originals, photos,
+                                                                         astronaut_derivative, monkeypatch):
+    """Localising only the candidates that can still win gives what comparing every candidate gives."""
+    import bouclier.match as match_mod
+
+    th = Thresholds(min_score=1.0, min_edited_fraction=0.0)  # permissive: many chance alignments count
+    m = Matcher(th)
+    for n, fp in fingerprints.items():
+        m.add(n, fp)
+    m.add("coffee-pdq", compute(load(originals["coffee"], max_side=WORK_SIDE), label="c", pdq_only=True))
+    calls = []
+    real = match_mod.localise
+    monkeypatch.setattr(match_mod, "localise", lambda *a, **k: calls.append(1) or real(*a, **k))
+    suspects = [load(astronaut_derivative.jpeg, max_side=WORK_SIDE), suspect(resized(photos["coffee"], 0.8)),
+                suspect(photos["hubble_deep_field"]), suspect(photos["chelsea"][:, ::-1])]
+    seen = set()
+    for img in suspects:
+        q = Query.compute(img)
+        slots = m.candidates(q)
+        every = []
+        for s in slots:
+            r = m.compare(q, m._fps[s])
+            r.key = m._keys[s]
+            every.append(r)
+        best = max(every, key=rank_key)  # max keeps the first of equals, as match_query does
+        calls.clear()
+        got = m.match_query(q)
+        assert got.verdict == best.verdict
+        if best.verdict != NO_MATCH:
+            assert rank_key(got) == rank_key(best) and got.key == best.key and got.edited_fraction == best.edited_fraction
+            assert {k: v for k, v in got.scores.items() if k != "candidates"} == best.scores
+            assert len(calls) < len(slots)  # the chance alignments were not localised
+        else:
+            assert got.scores["best_score"] == best.scores.get("score", 0)
+        seen.add(got.verdict == NO_MATCH)
+    assert seen == {True, False}  # both kinds of outcome were compared
+
+
 # --------------------------------------------------------------------------------------------------
 # Decision rule
 
