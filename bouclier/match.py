@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 
 from . import __version__
-from .decide import DERIVATIVE, IDENTICAL, NO_MATCH, RANK, Thresholds, decide, match_score
+from .decide import NO_MATCH, RANK, Thresholds, decide, match_score
 from .fingerprint import Fingerprint, Query
 from .localise import EditMap, localise
 from .signals import REGISTRY
@@ -161,16 +161,10 @@ class Matcher:
     def _best_possible(self, a: _Aligned) -> tuple:
         """An upper bound of `rank_key` of the result `_conclude` would make: the score is at most the
         support, rounded as the score is."""
-        th = self.thresholds
-        d = a.pdq_distance
         top = round(a.support, 2)
-        if a.same_bytes or (d == 0 and a.pdq_variant == 0):
-            rank = RANK[IDENTICAL]
-        elif top >= th.min_score or (d is not None and d <= th.pdq_distance):
-            rank = RANK[DERIVATIVE]
-        else:
-            rank = RANK[NO_MATCH]
-        return rank, top, -(d if d is not None else 256)
+        verdict = decide(same_bytes=a.same_bytes, pdq_distance=a.pdq_distance, pdq_variant=a.pdq_variant,
+                         score=top, edited_fraction=None, th=self.thresholds)  # ranks as a derivative would
+        return _order(verdict, top, a.pdq_distance)
 
     def _conclude(self, q: Query, fp: Fingerprint, a: _Aligned) -> MatchResult:
         """The costly half of `compare`: localise the edit (when the alignment is strong enough) and decide."""
@@ -210,14 +204,15 @@ class Matcher:
         aligned = [self._align(q, self._fps[s]) for s in slots]
         bound = [self._best_possible(a) for a in aligned]
         best: MatchResult | None = None
-        best_at = -1
+        best_key, best_at = None, -1
         for i in sorted(range(len(slots)), key=lambda i: bound[i], reverse=True):
-            if best is not None and bound[i] < rank_key(best):
+            if best is not None and bound[i] < best_key:
                 break  # sorted: no later candidate can win either
             r = self._conclude(q, self._fps[slots[i]], aligned[i])
             r.key = self._keys[slots[i]]
-            if best is None or rank_key(r) > rank_key(best) or (rank_key(r) == rank_key(best) and i < best_at):
-                best, best_at = r, i
+            k = rank_key(r)
+            if best is None or k > best_key or (k == best_key and i < best_at):
+                best, best_key, best_at = r, k, i
         considered = len(slots)
         if best is None or best.verdict == NO_MATCH:
             scores = {"candidates": considered}
@@ -245,5 +240,8 @@ class _Aligned:
 
 def rank_key(r: MatchResult) -> tuple:
     """Order of results, best highest: verdict, then match score, then PDQ closeness."""
-    d = r.scores.get("pdq_distance")
-    return RANK.get(r.verdict, 0), r.scores.get("score", 0), -(d if d is not None else 256)
+    return _order(r.verdict, r.scores.get("score", 0), r.scores.get("pdq_distance"))
+
+
+def _order(verdict: str, score: float, pdq_distance: int | None) -> tuple:
+    return RANK.get(verdict, 0), score, -(pdq_distance if pdq_distance is not None else 256)
