@@ -48,10 +48,8 @@ def _detect(gray: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     kps, desc = _orb(n).detectAndCompute(gray, None)
     if not kps or desc is None:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
-    xy = np.array([k.pt for k in kps], np.float32)
-    ang = np.array([k.angle for k in kps], np.float32)
-    resp = np.array([k.response for k in kps], np.float32)
-    return xy, ang, resp, desc
+    ar = np.array([(k.angle, k.response) for k in kps], np.float32)
+    return cv2.KeyPoint_convert(kps).astype(np.float32), ar[:, 0], ar[:, 1], desc
 
 
 def _detect_spread(gray: np.ndarray, n: int):
@@ -64,13 +62,13 @@ def _detect_spread(gray: np.ndarray, n: int):
     kps = orb.detect(gray, None)
     if not kps:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
-    xy = np.array([k.pt for k in kps], np.float32)
+    xy = cv2.KeyPoint_convert(kps).astype(np.float32)
     resp = np.array([k.response for k in kps], np.float32)
     keep = _spread(xy, resp, gray.shape, n, QUERY_SPREAD_GRID)
     kps, desc = orb.compute(gray, [kps[i] for i in keep])
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
-    return (np.array([k.pt for k in kps], np.float32), np.array([k.angle for k in kps], np.float32), desc)
+    return cv2.KeyPoint_convert(kps).astype(np.float32), np.array([k.angle for k in kps], np.float32), desc
 
 
 def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray:
@@ -96,18 +94,19 @@ def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray
 
 
 def _spread(xy: np.ndarray, resp: np.ndarray, shape: tuple[int, int], k: int, g: int = 0) -> np.ndarray:
-    """Indices of up to k keypoints, strongest first within each grid cell, spread over the image."""
+    """Indices of up to k keypoints, strongest first within each grid cell, spread over the image:
+    every cell's strongest, then every cell's second, ..., each round strongest first."""
     h, w = shape
     g = g or SPREAD_GRID
     cell = np.minimum((xy[:, 1] * g / h).astype(int), g - 1) * g + np.minimum((xy[:, 0] * g / w).astype(int), g - 1)
     order = np.argsort(-resp, kind="stable")
-    rank = np.zeros(len(xy), int)
-    seen: dict[int, int] = {}
-    for i in order:  # rank of each keypoint within its cell
-        rank[i] = seen.get(cell[i], 0)
-        seen[cell[i]] = rank[i] + 1
-    chosen = sorted(order, key=lambda i: (rank[i], -resp[i]))[:k]
-    return np.array(chosen, int)
+    by_cell = np.argsort(cell[order], kind="stable")  # positions in `order`, grouped by cell, strongest first
+    cells = cell[order][by_cell]
+    start = np.r_[0, np.flatnonzero(cells[1:] != cells[:-1]) + 1]
+    rank = np.empty(len(order), int)
+    rank[by_cell] = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
+    chosen = order[np.lexsort((-resp[order], rank))]  # stable: ties keep the strongest-first order
+    return chosen[:k].astype(int)
 
 
 @register

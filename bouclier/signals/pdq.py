@@ -1,12 +1,20 @@
 """PDQ: Meta's 256-bit perceptual hash, as used by StopNCII, HMA and ThreatExchange.
 
 Hex form: the 256 bits MSB-first as 64 lowercase hex characters, the form python-threatexchange writes.
+
+The hash is Meta's algorithm (luma, two passes of a clipped box filter, 64 x 64 decimation, 16 x 16 DCT,
+bits above the median), computed here only at the 64 x 64 points the decimation keeps: the same bits
+as the reference (pdqhash) in a quarter of its time, which filters every pixel column by column. The
+quality can differ by 1 (float rounding in its gradient sum).
+Images under 64 px on a side go to pdqhash (ties among repeated samples make bits rounding-sensitive);
+tests compare both on random images and sizes.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 import faiss
 import numpy as np
@@ -16,6 +24,81 @@ from ..errors import FormatError
 from .base import Signal, SignalIndex, View, need, register
 
 PDQ_MATCH_DISTANCE = 31  # HMA / StopNCII default
+_SAMPLED_MIN_SIDE = 64  # below this, the reference implementation (see the module docstring)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_DCT = (np.sqrt(2.0 / 64) * np.cos(np.pi / 128 * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1))).astype(np.float32)
+
+
+@lru_cache(maxsize=1024)
+def _taps(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights (64 x K) of PDQ's filter along one axis of length n, at the 64 decimated points.
+
+    One pass averages a window of w = ceil(n / 128) samples (offsets -(w - h) .. h - 1, h = (w + 2) // 2),
+    clipped at the edges and divided by the samples inside; two passes compose two such windows.
+    """
+    w = (n + 127) // 128
+    h = (w + 2) // 2
+
+    def win(i: int) -> range:
+        return range(max(0, i - (w - h)), min(n - 1, i + h - 1) + 1)
+
+    taps = 2 * (w - 1) + 1
+    idx, wt = np.zeros((64, taps), np.int64), np.zeros((64, taps), np.float64)
+    for k in range(64):
+        acc: dict[int, float] = {}
+        first = win(int((k + 0.5) * n / 64))
+        for i in first:
+            second = win(i)
+            for j in second:
+                acc[j] = acc.get(j, 0.0) + 1.0 / (len(first) * len(second))
+        js = sorted(acc)
+        idx[k, :len(js)], wt[k, :len(js)] = js, [acc[j] for j in js]
+    return idx, wt.astype(np.float32)
+
+
+def _dct16(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    """PDQ's 16 x 16 DCT block and quality of an RGB image (>= 64 px on each side)."""
+    luma = rgb.astype(np.float32) @ _LUMA
+    ri, rw = _taps(luma.shape[0])
+    ci, cw = _taps(luma.shape[1])
+    rows = np.einsum("kjx,kj->kx", luma[ri], rw)  # 64 x width
+    a = np.einsum("rkj,kj->rk", rows[:, ci], cw)  # 64 x 64
+    grad = np.abs(np.trunc((a[:-1] - a[1:]) * 100 / 255)).sum() + np.abs(np.trunc((a[:, :-1] - a[:, 1:]) * 100 / 255)).sum()
+    return _DCT @ a @ _DCT.T, min(100, int(grad) // 90)
+
+
+def _bits(block: np.ndarray) -> bytes:
+    """Bits above the median (the 128th smallest), in the reference's order, packed MSB-first."""
+    v = block.ravel()
+    return np.packbits((v > np.partition(v, 127)[127])[::-1]).tobytes()
+
+
+def _dihedral(b: np.ndarray) -> list[np.ndarray]:
+    """The DCT block of each of the 8 dihedral variants, in pdqhash.compute_dihedral's order: original,
+    rotations by 90, 180, 270 degrees, flips about x, y, the main and the anti-diagonal."""
+    odd = np.arange(16) % 2 == 1
+    sign_i = np.where(odd, 1, -1)[:, None]
+    sign_j = sign_i.T
+    chk = sign_i * sign_j
+    return [b, (b * sign_j).T, b * chk, (b * sign_i).T, b * sign_i, b * sign_j, b.T, (b * chk).T]
+
+
+def reference_hashes(rgb: np.ndarray, dihedral: bool = False) -> tuple[list[bytes], int]:
+    """`pdq_hashes` by Meta's C++ implementation (pdqhash), filtering every pixel."""
+    if dihedral:
+        variants, quality = pdqhash.compute_dihedral(rgb)
+    else:
+        bits, quality = pdqhash.compute(rgb)
+        variants = [bits]
+    return [np.packbits(v.astype(np.uint8)).tobytes() for v in variants], int(quality)
+
+
+def pdq_hashes(rgb: np.ndarray, dihedral: bool = False) -> tuple[list[bytes], int]:
+    """PDQ hash (32 bytes) of an RGB image, or its 8 dihedral variants, and its quality (0-100)."""
+    if min(rgb.shape[:2]) < _SAMPLED_MIN_SIDE:
+        return reference_hashes(rgb, dihedral)
+    block, quality = _dct16(rgb)
+    return [_bits(x) for x in (_dihedral(block) if dihedral else [block])], quality
 
 
 def hex_to_bytes(hex_str: str) -> bytes:
@@ -45,8 +128,8 @@ class PDQ(Signal):
 
     @classmethod
     def compute(cls, view: View) -> "PDQ":
-        bits, quality = pdqhash.compute(view.rgb)
-        return cls(np.packbits(bits.astype(np.uint8)).tobytes(), int(quality))
+        (h,), quality = pdq_hashes(view.rgb)
+        return cls(h, quality)
 
     @classmethod
     def from_hex(cls, hex_str: str, quality: int = 100) -> "PDQ":
@@ -62,8 +145,7 @@ class PDQ(Signal):
 
     @classmethod
     def query(cls, view: View) -> "PDQQuery":
-        variants, quality = pdqhash.compute_dihedral(view.rgb)
-        return PDQQuery([np.packbits(v.astype(np.uint8)).tobytes() for v in variants], int(quality))
+        return PDQQuery(*pdq_hashes(view.rgb, dihedral=True))
 
     @classmethod
     def make_index(cls) -> "PDQIndex":
