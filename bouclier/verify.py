@@ -2,7 +2,8 @@
 
 Tentative one-to-one descriptor matches are filtered by a vote on the ORB orientation difference,
 and a similarity transform (rotation, scale, translation) is fitted with RANSAC. (Guided matching,
-looking again for every protected keypoint near its projection and refitting, is off: GUIDED_PX.)
+looking again for every protected keypoint near its projection and refitting, was tried and removed:
+it inflated chance matches, docs/matching.md.)
 Mirrored copies are matched on the suspect's mirror image and the mirror is composed in.
 
 The alignment's `support` counts inliers weighted by how exactly they fit: a copy moves every kept
@@ -17,15 +18,12 @@ from dataclasses import dataclass
 import cv2
 import faiss
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .signals.base import WORK_SIDE
 from .signals.keypoints import KeypointQuery, Keypoints
 
 MATCH_FRACTION = 0.30  # tentative match: Hamming distance <= 30 % of the descriptor bits
-GUIDED_FRACTION = 0.36  # guided match: looser, since the position must also agree
 RANSAC_PX = 5.0  # reprojection threshold, working pixels (long side 512)
-GUIDED_PX = 0.0  # guided re-matching off: it inflated chance matches (see docs/matching.md)
 MIN_SCALE, MAX_SCALE = 0.3, 3.5  # suspect vs protected, both at working size
 ANGLE_BIN = 15
 RESIDUAL_PX = 1.0  # support weight of an inlier: 1 / (1 + (residual / RESIDUAL_PX)^2)
@@ -40,6 +38,7 @@ class Alignment:
     protected_inliers: np.ndarray  # indices of protected keypoints that are inliers
     residuals: np.ndarray  # per inlier: distance from the model, suspect working pixels
     noise_px: float = 1.0  # expected keypoint position noise, suspect working pixels (see `verify`)
+    distances: np.ndarray | None = None  # per inlier: descriptor Hamming distance to its suspect match, bits
 
     @property
     def support(self) -> float:
@@ -108,7 +107,6 @@ class _Side:
     def __init__(self, xy: np.ndarray, ang: np.ndarray, desc: np.ndarray):
         self.xy, self.ang, self.desc = xy, ang, desc
         self._index: dict[int, faiss.IndexBinaryFlat] = {}
-        self.tree = cKDTree(xy) if len(xy) else None
 
     def index(self, nb: int) -> faiss.IndexBinaryFlat:
         if nb not in self._index:
@@ -144,22 +142,9 @@ def _verify_one(prot: Keypoints, side: _Side):
     m, inl = _fit(prot.xy[pi], side.xy[qi], RANSAC_PX)
     if m is None or inl.sum() < 3:
         return None
-    # Guided matching: each protected keypoint near its projection, by descriptor distance.
-    # Radii shrink with the scale, so a shrinking transform cannot harvest dense keypoints.
-    s = min(1.0, float(np.sqrt(abs(np.linalg.det(m[:, :2])))))
-    proj = prot.xy @ m[:, :2].T + m[:, 2]
-    near = side.tree.query_ball_point(proj, GUIDED_PX * s) if GUIDED_PX > 0 else [[] for _ in proj]
-    gr = np.array([i for i, js in enumerate(near) for _ in js], int)
-    gc = np.array([j for js in near for j in js], int)
-    if len(gr):
-        gd = np.bitwise_count(prot.desc[gr] ^ side.desc[gc, :nb]).sum(axis=1).astype(np.float32)
-        gpi, gqi = _one_to_one(gr, gc, gd, GUIDED_FRACTION * bits)
-        if len(gpi) >= inl.sum():
-            m2, inl2 = _fit(prot.xy[gpi], side.xy[gqi], RANSAC_PX * 0.8 * s)
-            if m2 is not None and inl2.sum() >= inl.sum():
-                res = _residuals(m2, prot.xy[gpi[inl2]], side.xy[gqi[inl2]])
-                return m2, int(inl2.sum()), tentative, gpi[inl2], res
-    return m, int(inl.sum()), tentative, pi[inl], _residuals(m, prot.xy[pi[inl]], side.xy[qi[inl]])
+    pi, qi = pi[inl], qi[inl]
+    ham = np.bitwise_count(prot.desc[pi] ^ side.desc[qi, :nb]).sum(axis=1).astype(np.float32)
+    return m, len(pi), tentative, pi, _residuals(m, prot.xy[pi], side.xy[qi]), ham
 
 
 def upscale(width: int, height: int) -> float:
@@ -179,12 +164,12 @@ def verify(prot: Keypoints, query: KeypointQuery, suspect_upscale: float = 1.0,
         r = _verify_one(prot, side)
         if r is None:
             continue
-        m, n, tentative, pin, res = r
+        m, n, tentative, pin, res, ham = r
         mirrored = o == 1
         if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
             flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
             m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
-        a = Alignment(m, mirrored, n, tentative, pin, res)
+        a = Alignment(m, mirrored, n, tentative, pin, res, distances=ham)
         a.noise_px = max(suspect_upscale, protected_upscale * a.scale)
         if best is None or a.support > best.support:
             best = a

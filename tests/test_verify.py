@@ -68,3 +68,13 @@ def test_match_score_discounts_the_edited_part():
     assert match_score(30.0, 1.0) == pytest.approx(10.0)
     scores = [match_score(30.0, f) for f in np.linspace(0, 1, 11)]
     assert all(a > b for a, b in zip(scores, scores[1:]))
+
+
+def test_inliers_carry_their_descriptor_distances(photos):
+    """Each inlier's Hamming distance to its suspect match: within the tentative-match bound, and small
+    for a copy (the same pixels give nearly the same descriptor)."""
+    img = photos["astronaut"]
+    a = _verify(*_fp_and_query(img, img))
+    assert a.distances is not None and len(a.distances) == a.inliers == len(a.residuals)
+    assert a.distances.max() <= 0.30 * 128
+    assert np.median(a.distances) <= 8
