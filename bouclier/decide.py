@@ -31,7 +31,7 @@ def match_score(support: float, edited_fraction: float | None) -> float:
 @dataclass(frozen=True)
 class Thresholds:
     pdq_distance: int = 31  # HMA / StopNCII default
-    min_score: float = 3.0  # match_score of a verified alignment; calibrated by `bouclier bench`
+    min_score: float = 1.5  # match_score of a verified alignment; calibrated by `bouclier bench`
     min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
     candidates: int = 48  # protected photos verified per suspect
     calibrated_by: str = "default"

@@ -23,7 +23,7 @@ from .verify import Alignment, upscale, verify
 faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 
 
 def algorithm_info() -> dict:
@@ -129,7 +129,7 @@ class Matcher:
     def match(self, image) -> MatchResult:
         return self.match_query(Query.compute(image))
 
-    def candidates(self, q: Query) -> list[int]:
+    def candidates(self, q: Query, exclude: str | None = None) -> list[int]:
         found: dict[int, tuple[float, float]] = {}  # slot -> (pdq score, votes)
         if "pdq" in self._indexes:
             for s, v in self._indexes["pdq"].search(q.pdq).items():
@@ -139,7 +139,7 @@ class Matcher:
                 found[s] = (found.get(s, (0, 0))[0], v)
         for s in self._by_sha.get(q.sha256, ()):
             found[s] = (1e9, 0)
-        live = [(s, sc) for s, sc in found.items() if self._fps[s] is not None]
+        live = [(s, sc) for s, sc in found.items() if self._fps[s] is not None and self._keys[s] != exclude]
         live.sort(key=lambda x: (-x[1][0], -x[1][1]))
         return [s for s, _ in live[: self.thresholds.candidates]]
 
@@ -196,11 +196,12 @@ class Matcher:
         return MatchResult(verdict, None, fp, edited if verdict != NO_MATCH else None, scores,
                            alignment if verdict != NO_MATCH else None, edit_map, th)
 
-    def match_query(self, q: Query) -> MatchResult:
+    def match_query(self, q: Query, exclude: str | None = None) -> MatchResult:
         """Best result over the candidates: all are verified, then the edit is localised (the costly
         step) only for those that can still beat the best so far, strongest first. The result is
-        the one `compare` on every candidate would give (ties go to the earlier candidate)."""
-        slots = self.candidates(q)
+        the one `compare` on every candidate would give (ties go to the earlier candidate).
+        `exclude` leaves one protected key out, as if it were not protected (calibration)."""
+        slots = self.candidates(q, exclude)
         aligned = [self._align(q, self._fps[s]) for s in slots]
         bound = [self._best_possible(a) for a in aligned]
         best: MatchResult | None = None

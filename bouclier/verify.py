@@ -9,6 +9,8 @@ Mirrored copies are matched on the suspect's mirror image and the mirror is comp
 The alignment's `support` counts inliers weighted by how exactly they fit: a copy moves every kept
 keypoint by the same transform (residuals are keypoint-detection noise), while a second shot of the
 same scene fits only roughly (parallax, a moved camera), so its inliers sit further from the model.
+Each inlier is also weighted by how alike its two descriptors are: a copy's keypoints keep their
+patch, while chance alignments are made of loosely similar patches.
 """
 
 from __future__ import annotations
@@ -39,11 +41,17 @@ class Alignment:
     residuals: np.ndarray  # per inlier: distance from the model, suspect working pixels
     noise_px: float = 1.0  # expected keypoint position noise, suspect working pixels (see `verify`)
     distances: np.ndarray | None = None  # per inlier: descriptor Hamming distance to its suspect match, bits
+    descriptor_bits: int = 128  # of the protected descriptors (what `distances` counts)
 
     @property
     def support(self) -> float:
-        """Inliers weighted by fit: 1 for an exact fit, 0.5 at RESIDUAL_PX noise units, 0.2 at twice that."""
-        return float((1.0 / (1.0 + (self.residuals / (RESIDUAL_PX * self.noise_px)) ** 2)).sum())
+        """Inliers weighted by fit (1 for an exact fit, 0.5 at RESIDUAL_PX noise units, 0.2 at twice
+        that) and by descriptor likeness (1 for equal descriptors, falling to 0 at the tentative-match
+        limit, MATCH_FRACTION of the bits)."""
+        w = 1.0 / (1.0 + (self.residuals / (RESIDUAL_PX * self.noise_px)) ** 2)
+        if self.distances is not None:
+            w = w * np.clip(1.0 - self.distances / (MATCH_FRACTION * self.descriptor_bits), 0.0, 1.0)
+        return float(w.sum())
 
     @property
     def scale(self) -> float:
@@ -144,7 +152,7 @@ def _verify_one(prot: Keypoints, side: _Side):
         return None
     pi, qi = pi[inl], qi[inl]
     ham = np.bitwise_count(prot.desc[pi] ^ side.desc[qi, :nb]).sum(axis=1).astype(np.float32)
-    return m, len(pi), tentative, pi, _residuals(m, prot.xy[pi], side.xy[qi]), ham
+    return m, len(pi), tentative, pi, _residuals(m, prot.xy[pi], side.xy[qi]), ham, bits
 
 
 def upscale(width: int, height: int) -> float:
@@ -164,12 +172,12 @@ def verify(prot: Keypoints, query: KeypointQuery, suspect_upscale: float = 1.0,
         r = _verify_one(prot, side)
         if r is None:
             continue
-        m, n, tentative, pin, res, ham = r
+        m, n, tentative, pin, res, ham, bits = r
         mirrored = o == 1
         if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
             flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
             m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
-        a = Alignment(m, mirrored, n, tentative, pin, res, distances=ham)
+        a = Alignment(m, mirrored, n, tentative, pin, res, distances=ham, descriptor_bits=bits)
         a.noise_px = max(suspect_upscale, protected_upscale * a.scale)
         if best is None or a.support > best.support:
             best = a

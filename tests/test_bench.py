@@ -10,11 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from scipy.stats import beta
 from skimage import data
 
 from bouclier.bench.corpus import load_corpus, split
 from bouclier.bench.edits import AREAS, FILLS, TRANSFORM_NAMES, apply_transform, make_derivative, region_mask, replace_region
-from bouclier.bench.metrics import operating_point, recall_at_far_on, threshold_at_far
+from bouclier.bench.metrics import (allowed_false_alarms, false_alarm_scores, operating_point, recall_at_far_on,
+                                    threshold_at_far)
 from bouclier.errors import BouclierError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +131,19 @@ def test_threshold_at_far():
     assert threshold_at_far(neg, 0.0) > 10
 
 
+def test_confident_threshold_lets_fewer_false_alarms_through():
+    """With a confidence level, the count allowed is the one whose upper bound stays within the rate."""
+    assert allowed_false_alarms(10000, 0.001) == (10, True)  # point estimate
+    k, ok = allowed_false_alarms(10000, 0.001, 0.95)
+    assert ok and 3 <= k <= 5  # 4 false alarms in 10,000: 95 % upper bound about 0.09 %
+    assert beta.ppf(0.95, k + 1, 10000 - k) <= 0.001 < beta.ppf(0.95, k + 2, 10000 - k - 1)
+    assert allowed_false_alarms(1000, 0.001, 0.95) == (0, False)  # too few negatives to show 0.1 %
+    neg = np.arange(10000, dtype=float)
+    t = threshold_at_far(neg, 0.001, 0.95)
+    assert 9999 - k < t <= 10000 - k and (neg >= t).sum() == k  # exactly k negatives pass
+    assert t > threshold_at_far(neg, 0.001)
+
+
 def _rec(kind: str, photo: str, found: str | None, score: float) -> dict:
     return {"kind": kind, "photo": photo, "methods": {"m": {"photo": found, "score": score}}}
 
@@ -142,6 +157,23 @@ def test_calibrated_threshold_is_measured_on_test_and_compared_with_a_test_thres
     assert op["recall"] == 1.0 and op["false_alarms"] == 1 and op["false_alarm_rate"] == 0.01
     strict = recall_at_far_on(test, "m")  # threshold set on test: 0 false alarms at 0.1 % → above 5
     assert strict["0.001"] == 0.5 and strict["0.01"] == 1.0
+
+
+def test_left_out_scores_are_extra_calibration_negatives():
+    """A protected query that found its own photo adds its left-out score; one that found another
+    photo is that negative already and adds nothing."""
+    own = _rec("protected", "p", "p", 9.0)
+    own["methods"]["m"]["other"] = 4.0
+    wrong = _rec("protected", "p", "q", 3.0)
+    wrong["methods"]["m"]["other"] = 3.0
+    none = _rec("protected", "p", "p", 8.0)
+    none["methods"]["m"]["other"] = None
+    recs = [own, wrong, none, _rec("distractor", "d", "p", 2.0)]
+    assert sorted(false_alarm_scores(recs, "m")) == [-np.inf, -np.inf, 2.0, 3.0]
+    assert sorted(false_alarm_scores(recs, "m", left_out=True)) == [-np.inf, -np.inf, -np.inf, 2.0, 3.0, 4.0]
+    # the calibrated threshold counts them: at 25 %, one false alarm of 6 negatives (without: of 4, above 2)
+    assert operating_point(recs, [own], "m", 0.25, confidence=None)["threshold"] == pytest.approx(3.0)
+    assert threshold_at_far(false_alarm_scores(recs, "m"), 0.25) == pytest.approx(2.0)
 
 
 def test_quick_bench_smoke(tmp_path):

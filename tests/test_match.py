@@ -102,6 +102,15 @@ def test_reencoded_resized_copy(matcher, photos):
     assert r.edited_fraction is not None and r.edited_fraction < 0.05
 
 
+def test_exclude_leaves_one_protected_photo_out(matcher, photos):
+    q = Query.compute(suspect(resized(photos["astronaut"], 0.6), quality=70))
+    assert matcher.match_query(q).key == "astronaut"
+    r = matcher.match_query(q, exclude="astronaut")
+    assert r.key != "astronaut"
+    assert "astronaut" not in [matcher._keys[s] for s in matcher.candidates(q, exclude="astronaut")]
+    assert matcher.match_query(q, exclude="coffee").key == "astronaut"
+
+
 def test_exact_bytes_are_identical(matcher, originals):
     for n in ("coffee", "camera"):
         r = matcher.match(load(originals[n], name="same.jpg", max_side=WORK_SIDE))
@@ -306,7 +315,7 @@ def test_decide(kw, expected):
 def test_verdicts_and_thresholds():
     assert set(VERDICTS) == {"identical", "near-duplicate", "manipulated-derivative", "no-match"}
     th = Thresholds.default()
-    assert th.pdq_distance == 31 and th.min_score >= 3 and 0 < th.min_edited_fraction < 0.5
+    assert th.pdq_distance == 31 and th.min_score >= 1 and 0 < th.min_edited_fraction < 0.5
     assert Thresholds.from_dict({**th.to_dict(), "unknown_future_key": 1}) == th
 
 

@@ -32,6 +32,17 @@ def test_support_weights_each_inlier_by_its_residual():
     assert a.support == pytest.approx(1 + 0.8 + 0.5 + 1 / 26)
 
 
+def test_support_weights_each_inlier_by_its_descriptor_distance():
+    """1 for equal descriptors, falling linearly to 0 at the tentative-match limit (30 % of the bits)."""
+    a = Alignment(np.eye(2, 3), False, 4, 10, np.arange(4), np.zeros(4, np.float32),
+                  distances=np.array([0.0, 19.2, 38.4, 50.0], np.float32), descriptor_bits=128)
+    assert a.support == pytest.approx(1 + 0.5 + 0 + 0)
+    a.descriptor_bits = 256  # the same distances are half as far on longer descriptors
+    assert a.support == pytest.approx(1 + 0.75 + 0.5 + 1 - 50 / 76.8)
+    a.distances = None  # without distances only the fit counts
+    assert a.support == pytest.approx(4)
+
+
 def test_a_copy_fits_more_exactly_than_another_viewpoint(photos):
     """A copy moves every keypoint by one similarity transform; a second shot of the scene from a
     slightly moved camera (a perspective change) fits a similarity only roughly. Same inlier count or

@@ -9,12 +9,31 @@ score >= t and name the right photo.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import beta
 
 FAR_LEVELS = ("0.01", "0.001", "0.0001")
 
 
-def threshold_at_far(scores_neg: np.ndarray, far: float) -> float:
-    """Smallest threshold whose false-alarm rate on these negatives is <= far.
+# Calibrated thresholds keep their false-alarm rate with this confidence (one-sided Clopper-Pearson).
+CONFIDENCE = 0.95
+
+
+def allowed_false_alarms(n: int, far: float, confidence: float | None = None) -> tuple[int, bool]:
+    """How many of n calibration negatives a threshold may let through at rate `far`, and whether
+    that count certifies the rate. Without `confidence`: floor(far * n), the point estimate. With it:
+    the most k whose upper confidence bound on the rate, k false alarms seen in n, is <= far; a split
+    too small for even k = 0 gets 0 (the strictest threshold it can set), not certified."""
+    if confidence is None:
+        return int(np.floor(far * n)), True
+    k = -1
+    while k + 1 < n and beta.ppf(confidence, k + 2, n - k - 1) <= far:
+        k += 1
+    return max(k, 0), k >= 0
+
+
+def threshold_at_far(scores_neg: np.ndarray, far: float, confidence: float | None = None) -> float:
+    """Smallest threshold whose false-alarm rate on these negatives is <= far (with `confidence`:
+    is <= far with that confidence, see allowed_false_alarms).
 
     Scores are compared with >=; returns +inf when even the strictest useful threshold is too loose.
     """
@@ -22,18 +41,25 @@ def threshold_at_far(scores_neg: np.ndarray, far: float) -> float:
     n = len(neg)
     if n == 0:
         return -np.inf
-    allowed = int(np.floor(far * n))  # number of false alarms we may keep
+    allowed = allowed_false_alarms(n, far, confidence)[0]  # number of false alarms we may keep
     if allowed >= n:
         return -np.inf
     # threshold strictly above the (allowed+1)-th highest negative score
     return float(np.nextafter(neg[allowed], np.inf))
 
 
-def false_alarm_scores(records: list[dict], method: str) -> np.ndarray:
-    """Per query, the score at which it would become a false alarm (-inf if it never would)."""
+def false_alarm_scores(records: list[dict], method: str, left_out: bool = False) -> np.ndarray:
+    """Per query, the score at which it would become a false alarm (-inf if it never would).
+
+    With `left_out`, a protected query that found its own photo and was matched again with that
+    photo left out (its "other" score: calibration) counts once more, as a query whose source is
+    not protected. (One that found another photo is that negative already.)
+    """
     out = []
     for r in records:
         m = r["methods"][method]
+        if left_out and "other" in m and m["photo"] == r["photo"]:
+            out.append(-np.inf if m["other"] is None else m["other"])
         if r["kind"] == "distractor":
             out.append(m["score"] if m["photo"] is not None else -np.inf)
         elif m["photo"] is not None and m["photo"] != r["photo"]:
@@ -48,15 +74,18 @@ def hits(records: list[dict], method: str, t: float) -> np.ndarray:
                      and r["methods"][method]["score"] >= t for r in records], bool)
 
 
-def operating_point(cal: list[dict], test: list[dict], method: str, far: float) -> dict:
-    """Threshold from the calibration split, measured on the test split."""
-    t = threshold_at_far(false_alarm_scores(cal, method), far)
+def operating_point(cal: list[dict], test: list[dict], method: str, far: float,
+                    confidence: float | None = CONFIDENCE) -> dict:
+    """Threshold from the calibration split (its rate certified with `confidence`), measured on the test split."""
+    neg = false_alarm_scores(cal, method, left_out=True)
+    t = threshold_at_far(neg, far, confidence)
     fa = false_alarm_scores(test, method) >= t
     pos = np.array([r["kind"] == "protected" for r in test])
     return {"threshold": None if not np.isfinite(t) else t,
             "recall": float(hits(test, method, t)[pos].mean()) if pos.any() else None,
             "false_alarm_rate": float(fa.mean()) if len(fa) else None,
-            "false_alarms": int(fa.sum()), "queries": len(test)}
+            "false_alarms": int(fa.sum()), "queries": len(test),
+            "calibration_negatives": len(neg), "certified": allowed_false_alarms(len(neg), far, confidence)[1]}
 
 
 def recall_curve(records: list[dict], method: str, fars: np.ndarray) -> np.ndarray:

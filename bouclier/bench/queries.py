@@ -96,6 +96,8 @@ def run_task(t: Task) -> list[dict]:
         found = r.key if r.verdict != "no-match" else None
         rec["methods"]["bouclier"] = {"photo": found, "score": 1e6 if policy else float(r.scores.get("score", 0)),
                                       "verdict": r.verdict, "edited_fraction": r.edited_fraction}
+        if t.kind == "protected" and t.split == "calibration":
+            rec["methods"]["bouclier"]["other"] = _left_out(m, q, t.photo)
         if found == t.photo and r.edit_map is not None and area > 0:
             h, w = d.pixels.shape[:2]
             pred = r.edit_map.suspect_mask(q.grid.work_width, q.grid.work_height, w, h)
@@ -109,6 +111,16 @@ def run_task(t: Task) -> list[dict]:
         rec["methods"]["phash"] = {"photo": ids[i], "score": -dist, "distance": dist}
         out.append(rec)
     return out
+
+
+def _left_out(m: Matcher, q: Query, photo: str) -> float | None:
+    """Score of the best match once the query's own photo is left out: a negative for calibration
+    (this derivative's source is then unprotected, and anything it matches is a false alarm)."""
+    r = m.match_query(q, exclude=photo)
+    if r.verdict == "no-match":
+        return None
+    policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
+    return 1e6 if policy else float(r.scores.get("score", 0))
 
 
 def _dedupe_fingerprint(path: str) -> bytes:

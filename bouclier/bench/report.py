@@ -40,7 +40,14 @@ def write_markdown(res: dict, path: Path) -> None:
         r = res[m]["recall_at_far"]
         lines.append(f"| {name} | {_pct(r['0.01'])} | {_pct(r['0.001'])} | {_pct(r['0.0001'])} | "
                      f"{_pct(res[m]['right_photo_accuracy'])} |")
-    lines += ["", "Thresholds come from the calibration split. False alarms they gave on the test split, and the "
+    ops_b = res["bouclier"].get("operating_points", {})
+    n_cal = ops_b.get("0.001", {}).get("calibration_negatives")
+    short = [f"{float(f) * 100:g} %" for f in metrics.FAR_LEVELS if ops_b.get(f, {}).get("certified") is False]
+    lines += ["", f"Thresholds come from the calibration split ({n_cal} negatives): the lowest one whose "
+              f"false-alarm rate there is within the level with {metrics.CONFIDENCE * 100:g} % confidence (one-sided "
+              "Clopper-Pearson)" + (f"; at {', '.join(short)} even no false alarm in that many negatives cannot show "
+                                    "the rate, so the threshold sits above all of them" if short else "")
+              + ". False alarms they gave on the test split, and the "
               "recall reached when the threshold is set on the test split itself at the same rate:", "",
               "| method | false alarms @ 1 % / 0.1 % / 0.01 % | recall, threshold set on test @ 1 % / 0.1 % / 0.01 % |",
               "|---|---|---|"]

@@ -356,9 +356,13 @@ def summarise(records, corpus, sp, plan, speed, seed) -> dict:
     return res
 
 
+# Shipped min_score never goes below this (a few close, exact inliers), whatever a small calibration says.
+MIN_SCORE_FLOOR = 1.0
+
+
 def calibrate(cal: list[dict], res: dict) -> dict:
-    """Engine thresholds from the calibration split (0.1 % false alarms per query)."""
-    t = metrics.threshold_at_far(metrics.false_alarm_scores(cal, "bouclier"), 0.001)
+    """Engine thresholds from the calibration split (0.1 % false alarms per query, with 95 % confidence)."""
+    t = metrics.threshold_at_far(metrics.false_alarm_scores(cal, "bouclier", left_out=True), 0.001, metrics.CONFIDENCE)
     min_score = float(np.ceil(t * 100) / 100) if np.isfinite(t) and t < 1e5 else Thresholds().min_score
     # Edited-fraction cut: best balanced accuracy between unedited copies and edited derivatives.
     rows = [(r["area"] > 0, r["methods"]["bouclier"]["edited_fraction"]) for r in cal
@@ -372,7 +376,7 @@ def calibrate(cal: list[dict], res: dict) -> dict:
             acc = np.mean([(frac[edited] >= c).mean() if edited.any() else 1, (frac[~edited] < c).mean() if (~edited).any() else 1])
             if acc > best:
                 best, cut = acc, float(c)
-    return {"pdq_distance": 31, "min_score": max(min_score, 3.0), "min_edited_fraction": round(cut, 3),
+    return {"pdq_distance": 31, "min_score": max(min_score, MIN_SCORE_FLOOR), "min_edited_fraction": round(cut, 3),
             "candidates": Thresholds().candidates, "calibrated_by": f"bouclier bench (seed {res['seed']}, corpus {res['corpus']['name']}, "
                                                f"{len(cal)} calibration queries)"}
 
