@@ -160,6 +160,22 @@ def test_small_rotation_crop_and_stamp(matcher, photos):
     assert r.edited_fraction < 0.2  # the stamp (and reflected corners) are a small part
 
 
+@pytest.mark.parametrize("name", ["astronaut", "chelsea"])
+def test_screenshot_is_found_and_aligned_onto_the_photo_in_it(matcher, photos, screenshot, name):
+    """A phone screenshot (bars with text, margins): the photo in it is found and the alignment puts the
+    protected photo's corners on the photo's place in the screenshot's working frame."""
+    shot, (x0, y0, x1, y1) = screenshot(photos[name])
+    image = suspect(shot)
+    r = matcher.match(image)
+    assert r.verdict == NEAR_DUPLICATE and r.key == name
+    f = image.pixels.shape[1] / shot.shape[1]
+    ph, pw = (np.array(photos[name].shape[:2]) * WORK_SIDE / max(photos[name].shape[:2])).round()
+    corners = np.array([[0, 0, 1], [pw - 1, 0, 1], [0, ph - 1, 1], [pw - 1, ph - 1, 1]])
+    placed = corners @ r.alignment.matrix.T
+    want = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]]) * f
+    assert np.abs(placed - want).max() < 3
+
+
 def test_unrelated_photo_is_no_match(matcher, photos):
     r = matcher.match(suspect(photos["hubble_deep_field"]))
     assert r.verdict == NO_MATCH

@@ -23,7 +23,17 @@ from bouclier.signals.keypoints import (
     KeypointQuery,
     Keypoints,
 )
-from bouclier.signals.pdq import PDQ, PDQQuery, distance, hex_to_bytes, pdq_hashes, reference_hashes
+from bouclier.signals.pdq import (
+    _SAMPLED_MIN_SIDE,
+    PDQ,
+    PDQQuery,
+    _dct16,
+    _dihedral,
+    distance,
+    hex_to_bytes,
+    pdq_hashes,
+    reference_hashes,
+)
 
 PDQ_MATCH = 31  # HMA / StopNCII match distance
 
@@ -136,7 +146,15 @@ def test_pdq_equals_the_reference_on_random_images(w, h, seed, smooth):
     if smooth:  # photo-like low frequencies as well as noise
         rgb = cv2.GaussianBlur(rgb, (0, 0), 1 + seed % 7)
     (ours, q), (ref, q_ref) = pdq_hashes(rgb, dihedral=True), reference_hashes(rgb, dihedral=True)
-    assert ours == ref
+    ties = [False] * 8
+    if min(w, h) >= _SAMPLED_MIN_SIDE:
+        # a heavy blur leaves DCT values equal to float32 precision: the two around the median may then
+        # be ordered either way (one bit in, one out); anywhere else the bits are the reference's
+        for i, v in enumerate(_dihedral(_dct16(rgb)[0])):
+            srt = np.sort(v.ravel())
+            ties[i] = srt[128] - srt[127] < 1e-5 * np.abs(srt).max()
+    for a, b, tie in zip(ours, ref, ties):
+        assert distance(a, b) <= (2 if tie else 0)
     assert abs(q - q_ref) <= 1  # float rounding can move the gradient sum across a step of 90
 
 
