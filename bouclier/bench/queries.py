@@ -92,9 +92,8 @@ def run_task(t: Task) -> list[dict]:
         r = m.match_query(q)
         t2 = time.perf_counter()
         rec["ms"] = {"query": (t1 - t0) * 1000, "match": (t2 - t1) * 1000}
-        policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
         found = r.key if r.verdict != "no-match" else None
-        rec["methods"]["bouclier"] = {"photo": found, "score": 1e6 if policy else float(r.scores.get("score", 0)),
+        rec["methods"]["bouclier"] = {"photo": found, "score": _score(r),
                                       "verdict": r.verdict, "edited_fraction": r.edited_fraction}
         if t.kind == "protected" and t.split == "calibration":
             rec["methods"]["bouclier"]["other"] = _left_out(m, q, t.photo)
@@ -117,8 +116,11 @@ def _left_out(m: Matcher, q: Query, photo: str) -> float | None:
     """Score of the best match once the query's own photo is left out: a negative for calibration
     (this derivative's source is then unprotected, and anything it matches is a false alarm)."""
     r = m.match_query(q, exclude=photo)
-    if r.verdict == "no-match":
-        return None
+    return None if r.verdict == "no-match" else _score(r)
+
+
+def _score(r) -> float:
+    """bouclier's score for the sweep: matches by policy (same bytes, PDQ <= 31) above any threshold."""
     policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
     return 1e6 if policy else float(r.scores.get("score", 0))
 
