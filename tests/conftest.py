@@ -83,22 +83,3 @@ def derive():
     """The `make_derivative` function, for tests that need other edits of the same kind."""
     return make_derivative
 
-
-@pytest.fixture(scope="session")
-def screenshot():
-    return phone_screenshot
-
-
-def phone_screenshot(rgb: np.ndarray, dark: bool = False) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """`rgb` inside a 540 x 1100 phone screenshot (flat margins, a status bar and a caption bar with
-    text); returns the screenshot and the photo's (x0, y0, x1, y1) in it."""
-    h, w = 1100, 540
-    out = np.full((h, w, 3), 16 if dark else 248, np.uint8)
-    photo = cv2.resize(rgb, (520, round(rgb.shape[0] * 520 / rgb.shape[1])), interpolation=cv2.INTER_AREA)
-    y0 = 300
-    out[y0 : y0 + photo.shape[0], 10:530] = photo
-    out[:60], out[-90:] = 200, 200
-    cv2.putText(out, "12:34", (20, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 2, cv2.LINE_AA)
-    cv2.putText(out, "@user123  Like  Comment  Share", (20, h - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2,
-                cv2.LINE_AA)
-    return out, (10, y0, 530, y0 + photo.shape[0])
