@@ -2,7 +2,9 @@
 
 Fingerprint path: the suspect is warped into the protected photo's frame with the verified transform,
 the grid statistics are measured on it, a robust linear fit absorbs brightness / contrast / blur
-changes, and cells that still disagree are the edited region. Cells outside the suspect are "not
+changes, and cells that still disagree are the edited region. The fit is made on the cells around
+the verified inliers (content that matched, so unedited), not on all cells: when most of the photo
+was replaced, a fit on all cells can lock onto the edited majority. Cells outside the suspect are "not
 visible"; the edited fraction is of the visible area.
 """
 
@@ -22,6 +24,8 @@ from .verify import Alignment
 LUMA_TOLERANCE = 1.0
 TEXTURE_TOLERANCE = 1.6
 MIN_REGION_CELLS = 8
+SEED_GROW = 1  # cells around each inlier's cell that the photometric fit is made on
+MIN_SEED_CELLS = 6  # fewer: the fit uses every visible cell
 
 
 def _h(m: np.ndarray) -> np.ndarray:
@@ -98,13 +102,35 @@ def localise(grid: EditGrid, query: GridQuery, alignment: Alignment, prot_w: int
     lres = np.zeros_like(lp)
     tres = np.zeros_like(tp)
     if visible.sum() >= 8:
-        a, b = robust_fit(lp[visible], ls[visible])
-        lres = ls - (a * lp + b)
-        a, b = robust_fit(tp[visible], ts[visible])
-        tres = ts - (a * tp + b)
+        seed = seed_cells(alignment.protected_xy, prot_w, prot_h) & visible
+        lres = ls - _fitted(lp, ls, visible, seed)
+        tres = ts - _fitted(tp, ts, visible, seed)
+        agree = visible & (np.abs(lres) <= LUMA_TOLERANCE) & (np.abs(tres) <= TEXTURE_TOLERANCE)
+        if agree.sum() >= 8:  # refit on every cell that first fit finds unedited
+            lres = ls - _fitted(lp, ls, agree, agree)
+            tres = ts - _fitted(tp, ts, agree, agree)
     raw = ((np.abs(lres) > LUMA_TOLERANCE) | (np.abs(tres) > TEXTURE_TOLERANCE)) & visible
     edited = _clean(raw) & visible
     return EditMap(edited, visible, lres, tres, a2s)
+
+
+def seed_cells(xy: np.ndarray | None, prot_w: int, prot_h: int) -> np.ndarray:
+    """Cells within SEED_GROW of a verified inlier (protected working pixels); none without inliers."""
+    seed = np.zeros((CELLS, CELLS), np.uint8)
+    if xy is not None and len(xy):
+        cx = np.clip((xy[:, 0] + 0.5) * CELLS / prot_w, 0, CELLS - 1).astype(int)
+        cy = np.clip((xy[:, 1] + 0.5) * CELLS / prot_h, 0, CELLS - 1).astype(int)
+        seed[cy, cx] = 1
+        seed = cv2.dilate(seed, np.ones((2 * SEED_GROW + 1, 2 * SEED_GROW + 1), np.uint8))
+    return seed > 0
+
+
+def _fitted(protected: np.ndarray, suspect: np.ndarray, visible: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The protected cells mapped by the photometric fit: made on the seed cells when there are
+    enough of them (and they vary), else on every visible cell."""
+    on = seed if seed.sum() >= MIN_SEED_CELLS and np.ptp(protected[seed]) >= 1e-6 else visible
+    a, b = robust_fit(protected[on], suspect[on])
+    return a * protected + b
 
 
 def _inner_edge(analysis: np.ndarray) -> np.ndarray:

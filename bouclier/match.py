@@ -23,7 +23,7 @@ from .verify import Alignment, upscale, verify
 faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
-ALGORITHM_VERSION = 3
+ALGORITHM_VERSION = 4
 
 
 def algorithm_info() -> dict:
