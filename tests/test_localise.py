@@ -9,7 +9,7 @@ import pytest
 from bouclier.check import check_one
 from bouclier.fingerprint import compute
 from bouclier.load import encode_jpeg, load
-from bouclier.localise import localise, pixel_difference, robust_fit
+from bouclier.localise import localise, pixel_difference, robust_fit, seed_cells
 from bouclier.match import Matcher
 from bouclier.signals import View
 from bouclier.signals.base import WORK_SIDE
@@ -127,6 +127,33 @@ def test_localise_synthetic_edit_with_known_alignment(photos):
     assert iou(em.suspect_mask(ww, wh, 600, 400), truth) > 0.6
     same = localise(grid, EditGrid.query(View(c)), alignment(IDENTITY), ww, wh)
     assert same.edited_fraction == 0.0 and not same.edited.any()
+
+
+@pytest.mark.parametrize("edit", ["blur", "contrast"])
+def test_fit_is_seeded_where_the_inliers_are_when_most_of_the_photo_was_replaced(photos, edit):
+    """The lower 65 % changed consistently (a strong blur, or a contrast change): a fit over all cells
+    would lock onto that majority and flag the unchanged top instead. The verified inliers sit in the
+    top, so the fit is made there and the lower part is the edit."""
+    c = photos["astronaut"]  # 512 x 512: working frame = pixels
+    grid = EditGrid.compute(View(c))
+    s = c.copy()
+    low = s[180:]
+    s[180:] = cv2.GaussianBlur(low, (0, 0), 12) if edit == "blur" else (low * 0.5 + 100).astype(np.uint8)
+    xy = np.array([[x, y] for x in range(40, 480, 40) for y in range(20, 160, 40)], float)
+    a = Alignment(IDENTITY.copy(), False, len(xy), len(xy), np.arange(len(xy)), np.zeros(len(xy), np.float32),
+                  protected_xy=xy)
+    em = localise(grid, EditGrid.query(View(s)), a, 512, 512)
+    truth = np.zeros((CELLS, CELLS), bool)
+    truth[180 // 16:] = True
+    assert iou(em.edited, truth) > 0.85, iou(em.edited, truth)
+    assert em.edited[: 160 // 16].mean() < 0.05  # where the inliers are: unedited
+    assert em.edited_fraction == pytest.approx(truth.mean(), abs=0.08)
+
+
+def test_seed_cells_grow_around_the_inliers():
+    seed = seed_cells(np.array([[8.0, 8.0], [500.0, 300.0]]), 512, 512)  # cells (0, 0) and (18, 31)
+    assert seed.sum() == 4 + 6 and seed[0, 0] and seed[1, 1] and seed[18, 31] and seed[19, 30]
+    assert not seed_cells(None, 512, 512).any()
 
 
 def test_localise_counts_only_the_visible_part(photos):
