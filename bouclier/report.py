@@ -273,7 +273,7 @@ def _parameters(results: list[Checked]) -> tuple[dict, list[dict], str]:
             continue
         shown = _fmt_value(k, v)
         if k == "min_edited_fraction" and isinstance(v, (int, float)):
-            shown = f"{v:.0%}"
+            shown = f"{round(v * 100, 2):g}%"  # 0.075 -> 7.5%, not a rounded 8%
         rows.append({"key": k, "value": shown, "text": THRESHOLD_TEXT.get(k, "")})
     return algo, rows, str(th.get("calibrated_by", "unknown"))
 

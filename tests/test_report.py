@@ -293,3 +293,15 @@ def test_renders_in_chromium(case, tmp_path):
     # the page drew its pictures: the inferno heat map or the red edit overlay are not in a blank page
     colours = len(np.unique(img.reshape(-1, 3)[::7], axis=0))
     assert colours > 500, colours
+
+
+def test_edited_fraction_threshold_is_shown_as_calibrated():
+    """The report states the cut the verdict used (0.075 -> 7.5 %), not a rounded one."""
+    from bouclier import report
+
+    _, rows, _ = report._parameters([])
+    shown = {r["key"]: r["value"] for r in rows}["min_edited_fraction"]
+    from bouclier.decide import Thresholds
+
+    cut = Thresholds.default().min_edited_fraction
+    assert shown.endswith("%") and float(shown[:-1]) == pytest.approx(cut * 100)
