@@ -28,7 +28,8 @@ from bouclier.check import Checked, check_one
 from bouclier.fingerprint import compute
 from bouclier.load import encode_jpeg, load, load_array
 from bouclier.match import Matcher
-from bouclier.report import blur_for_review, render_html, write_report
+from bouclier.decide import Thresholds
+from bouclier.report import _parameters, blur_for_review, render_html, write_report
 
 EVIL = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>.jpg"
 
@@ -297,11 +298,7 @@ def test_renders_in_chromium(case, tmp_path):
 
 def test_edited_fraction_threshold_is_shown_as_calibrated():
     """The report states the cut the verdict used (0.075 -> 7.5 %), not a rounded one."""
-    from bouclier import report
-
-    _, rows, _ = report._parameters([])
+    _, rows, _ = _parameters([])
     shown = {r["key"]: r["value"] for r in rows}["min_edited_fraction"]
-    from bouclier.decide import Thresholds
-
     cut = Thresholds.default().min_edited_fraction
     assert shown.endswith("%") and float(shown[:-1]) == pytest.approx(cut * 100)
