@@ -80,8 +80,10 @@ class EditMap:
         return cv2.warpAffine(up, t[:2], (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
-def localise(grid: EditGrid, query: GridQuery, alignment: Alignment, prot_w: int, prot_h: int) -> EditMap:
-    """Edit map of a suspect against a protected photo's grid; prot_w/h: protected working size."""
+def localise(grid: EditGrid, query: GridQuery, alignment: Alignment, prot_w: int, prot_h: int,
+             inlier_xy: np.ndarray | None = None) -> EditMap:
+    """Edit map of a suspect against a protected photo's grid; prot_w/h: protected working size;
+    inlier_xy: the alignment's inliers (protected working pixels), where the photometric fit is made."""
     a2p = _scale(ANALYSIS, ANALYSIS, prot_w, prot_h)
     a2s = _h(alignment.matrix) @ a2p  # analysis -> suspect working
     gh, gw = query.gray.shape
@@ -102,7 +104,7 @@ def localise(grid: EditGrid, query: GridQuery, alignment: Alignment, prot_w: int
     lres = np.zeros_like(lp)
     tres = np.zeros_like(tp)
     if visible.sum() >= 8:
-        seed = seed_cells(alignment.protected_xy, prot_w, prot_h) & visible
+        seed = seed_cells(inlier_xy, prot_w, prot_h) & visible
         lres = ls - _fitted(lp, ls, visible, seed)
         tres = ts - _fitted(tp, ts, visible, seed)
         agree = visible & (np.abs(lres) <= LUMA_TOLERANCE) & (np.abs(tres) <= TEXTURE_TOLERANCE)

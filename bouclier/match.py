@@ -184,7 +184,8 @@ class Matcher:
         grid = fp.signals.get("grid")
         if alignment is not None and grid is not None and support >= th.min_score:  # the score is <= support
             pw, ph = work_size(fp.width, fp.height)
-            edit_map = localise(grid, q.grid, alignment, pw, ph)
+            xy = kp.xy[alignment.protected_inliers] if kp is not None else None
+            edit_map = localise(grid, q.grid, alignment, pw, ph, xy)
             edited = edit_map.edited_fraction
             scores["visible_fraction"] = round(edit_map.visible_fraction, 4)
             scores["coverage"] = round(1 - edited, 4)

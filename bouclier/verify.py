@@ -42,7 +42,6 @@ class Alignment:
     noise_px: float = 1.0  # expected keypoint position noise, suspect working pixels (see `verify`)
     distances: np.ndarray | None = None  # per inlier: descriptor Hamming distance to its suspect match, bits
     descriptor_bits: int = 128  # of the protected descriptors (what `distances` counts)
-    protected_xy: np.ndarray | None = None  # per inlier: its protected keypoint, protected working pixels
 
     @property
     def support(self) -> float:
@@ -178,8 +177,7 @@ def verify(prot: Keypoints, query: KeypointQuery, suspect_upscale: float = 1.0,
         if mirrored:  # fitted into the mirror image: compose x -> (W - 1) - x
             flip = np.array([[-1.0, 0, query.width - 1], [0, 1, 0], [0, 0, 1]])
             m = (flip @ np.vstack([m, [0, 0, 1]]))[:2]
-        a = Alignment(m, mirrored, n, tentative, pin, res, distances=ham, descriptor_bits=bits,
-                      protected_xy=prot.xy[pin])
+        a = Alignment(m, mirrored, n, tentative, pin, res, distances=ham, descriptor_bits=bits)
         a.noise_px = max(suspect_upscale, protected_upscale * a.scale)
         if best is None or a.support > best.support:
             best = a

@@ -140,9 +140,7 @@ def test_fit_is_seeded_where_the_inliers_are_when_most_of_the_photo_was_replaced
     low = s[180:]
     s[180:] = cv2.GaussianBlur(low, (0, 0), 12) if edit == "blur" else (low * 0.5 + 100).astype(np.uint8)
     xy = np.array([[x, y] for x in range(40, 480, 40) for y in range(20, 160, 40)], float)
-    a = Alignment(IDENTITY.copy(), False, len(xy), len(xy), np.arange(len(xy)), np.zeros(len(xy), np.float32),
-                  protected_xy=xy)
-    em = localise(grid, EditGrid.query(View(s)), a, 512, 512)
+    em = localise(grid, EditGrid.query(View(s)), alignment(IDENTITY), 512, 512, inlier_xy=xy)
     truth = np.zeros((CELLS, CELLS), bool)
     truth[180 // 16:] = True
     assert iou(em.edited, truth) > 0.85, iou(em.edited, truth)
@@ -232,7 +230,8 @@ def test_padded_unedited_copy_has_no_edit_along_the_photo_border(photos):
             padded = cv2.copyMakeBorder(px, h // 8, h // 8, w // 20, w // 20, cv2.BORDER_CONSTANT, value=(value,) * 3)
             q = Query.compute(load(encode_jpeg(padded, 80)))
             al = verify(fp.signals["orb"], q.keypoints)
-            em = localise(fp.signals["grid"], q.grid, al, *work_size(fp.width, fp.height))
+            xy = fp.signals["orb"].xy[al.protected_inliers]
+            em = localise(fp.signals["grid"], q.grid, al, *work_size(fp.width, fp.height), inlier_xy=xy)
             assert em.edited_fraction < 0.02, (name, value, em.edited_fraction)
 
 
