@@ -221,8 +221,15 @@ def bench(
         write_benchmarks(res, out / "results.md", benchmarks_md, command, notes.read_text() if notes.is_file() else "")
         err.print(f"wrote {benchmarks_md}")
     if write_thresholds:
+        from .decide import Thresholds
+
+        th = res["calibrated_thresholds"]
+        if not th.get("certified"):
+            fail(f"thresholds not written: the calibration split ({res['corpus']['queries']['calibration']} queries) "
+                 "cannot show 0.1 % false alarms with 95 % confidence (too few negatives, or policy matches among "
+                 "them); results are in " + str(out))
         target = Path(str(resources.files("bouclier").joinpath("thresholds.json")))
-        target.write_text(json.dumps(res["calibrated_thresholds"], indent=1) + "\n")
+        target.write_text(json.dumps(Thresholds.from_dict(th).to_dict(), indent=1) + "\n")
         err.print(f"calibrated thresholds written to {target}")
 
 

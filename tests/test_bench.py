@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -176,6 +177,30 @@ def test_left_out_scores_are_extra_calibration_negatives():
     assert threshold_at_far(false_alarm_scores(recs, "m"), 0.25) == pytest.approx(2.0)
 
 
+def _cal(scores: list[float], n_quiet: int) -> list[dict]:
+    """Calibration records for `calibrate`: distractors found at these scores, n_quiet found nothing."""
+    recs = [{"kind": "distractor", "photo": "d", "area": 0.0, "methods": {"bouclier": {"photo": "p", "score": s, "edited_fraction": None}}}
+            for s in scores]
+    return recs + [{"kind": "distractor", "photo": "d", "area": 0.0,
+                    "methods": {"bouclier": {"photo": None, "score": 0.0, "edited_fraction": None}}}] * n_quiet
+
+
+def test_calibrate_certifies_only_what_the_split_can_show():
+    from bouclier.bench.run import calibrate
+    from bouclier.decide import Thresholds
+
+    res = {"seed": 1, "corpus": {"name": "t"}}
+    big = calibrate(_cal([3.1, 2.45, 2.0], 5000), res)  # 1 false alarm allowed in 5,003 at 0.1 %, 95 %
+    assert big["certified"] and big["min_score"] == 2.46
+    small = calibrate(_cal([3.1, 2.45], 300), res)  # too few negatives: strictest, above all of them
+    assert not small["certified"] and small["min_score"] == 3.11
+    # a policy match (PDQ <= 31) among the negatives: no score removes it; above the other scores, never a looser default
+    policy = calibrate(_cal([1e6, 1e6, 2.2], 5000), res)
+    assert not policy["certified"] and policy["min_score"] == 2.21
+    empty = calibrate([], res)
+    assert not empty["certified"] and empty["min_score"] == Thresholds.default().min_score > Thresholds().min_score
+
+
 def test_quick_bench_smoke(tmp_path):
     """`bouclier bench --quick` on the default corpus (`make bench-data`); checks the harness, not speeds."""
     env = {**os.environ, "COLUMNS": "200"}
@@ -185,9 +210,14 @@ def test_quick_bench_smoke(tmp_path):
                        env={**env, "PY": sys.executable})
     env["BOUCLIER_CACHE"] = str(cache)
     out = tmp_path / "bench"
-    r = subprocess.run([sys.executable, "-c", "from bouclier.cli import run; run()", "bench", "--quick", "--out", str(out)],
-                       env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    shipped = Path(str(resources.files("bouclier").joinpath("thresholds.json")))  # where the CLI would write
+    before = shipped.read_bytes()
+    # --write-thresholds: a quick run's calibration split is far too small to show 0.1 %, so the shipped
+    # thresholds stay as they are, with a clear error after the results are written
+    r = subprocess.run([sys.executable, "-c", "from bouclier.cli import run; run()", "bench", "--quick", "--out", str(out),
+                        "--write-thresholds"], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and "thresholds not written" in r.stderr, r.stderr[-3000:]
+    assert shipped.read_bytes() == before
     res = json.loads((out / "results.json").read_text())
     for m in ("bouclier", "pdq", "pdq-dihedral", "phash"):
         assert set(res[m]["recall_at_far"]) == {"0.01", "0.001", "0.0001"}
@@ -200,3 +230,4 @@ def test_quick_bench_smoke(tmp_path):
     for png in ("recall_vs_far.png", "recall_vs_area.png", "iou_hist.png"):
         assert (out / png).stat().st_size > 5000
     assert "| bouclier |" in (out / "results.md").read_text()
+    assert res["calibrated_thresholds"]["certified"] is False

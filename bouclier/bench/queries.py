@@ -29,6 +29,9 @@ PHOTO_MAX_SIDE = 1024
 # Permissive matcher: the benchmark sweeps the inlier threshold itself.
 PERMISSIVE = Thresholds(min_score=1.0, min_edited_fraction=0.0, calibrated_by="benchmark sweep")
 
+# Sweep score of a match made by policy (same bytes, PDQ <= 31): above any score threshold.
+POLICY_SCORE = 1e6
+
 
 @dataclass
 class Task:
@@ -122,7 +125,7 @@ def _left_out(m: Matcher, q: Query, photo: str) -> float | None:
 def _score(r) -> float:
     """bouclier's score for the sweep: matches by policy (same bytes, PDQ <= 31) above any threshold."""
     policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
-    return 1e6 if policy else float(r.scores.get("score", 0))
+    return POLICY_SCORE if policy else float(r.scores.get("score", 0))
 
 
 def _dedupe_fingerprint(path: str) -> bytes:

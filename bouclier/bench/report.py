@@ -224,7 +224,9 @@ def write_benchmarks(res: dict, results_md: Path, path: Path, command: str, note
     th = res["calibrated_thresholds"]
     lines += ["## Calibrated thresholds (shipped in `bouclier/thresholds.json`)", "",
               f"`min_score` {th['min_score']}, `min_edited_fraction` {th['min_edited_fraction']}, "
-              f"`pdq_distance` {th['pdq_distance']}: {th['calibrated_by']}.", ""]
+              f"`pdq_distance` {th['pdq_distance']}: {th['calibrated_by']}."
+              + ("" if th.get("certified", True) else " **Not certified**: this calibration split cannot show 0.1 % "
+                 "false alarms with 95 % confidence, so `--write-thresholds` does not install them."), ""]
     if notes:
         lines += [notes.strip(), ""]
     path.write_text("\n".join(lines))

@@ -27,7 +27,7 @@ from . import metrics
 from .corpus import load_corpus, split
 from .edits import AREAS
 from .protect import large_photo_speed, protect_one, stage_summary
-from .queries import Task, init_worker, run_task
+from .queries import POLICY_SCORE, Task, init_worker, run_task
 
 METHODS = ("bouclier", "pdq", "pdq-dihedral", "phash")
 
@@ -361,9 +361,24 @@ MIN_SCORE_FLOOR = 1.0
 
 
 def calibrate(cal: list[dict], res: dict) -> dict:
-    """Engine thresholds from the calibration split (0.1 % false alarms per query, with 95 % confidence)."""
-    t = metrics.threshold_at_far(metrics.false_alarm_scores(cal, "bouclier", left_out=True), 0.001, metrics.CONFIDENCE)
-    min_score = float(np.ceil(t * 100) / 100) if np.isfinite(t) and t < 1e5 else Thresholds().min_score
+    """Engine thresholds from the calibration split (0.1 % false alarms per query, with 95 % confidence).
+
+    `certified` says whether the split shows that rate: it needs enough negatives (about 3,000 for 0.1 %),
+    and no more policy matches among them (same bytes, PDQ <= 31; no score threshold removes those)
+    than the rate allows. Otherwise min_score is the strictest useful one, above every negative's score,
+    or the shipped one when there are no negatives; it is never loosened to a code default.
+    """
+    scores = metrics.false_alarm_scores(cal, "bouclier", left_out=True)
+    allowed, certified = metrics.allowed_false_alarms(len(scores), 0.001, metrics.CONFIDENCE)
+    certified = certified and int((scores >= POLICY_SCORE).sum()) <= allowed
+    t = metrics.threshold_at_far(scores, 0.001, metrics.CONFIDENCE)
+    if t >= POLICY_SCORE:
+        rest = scores[scores < POLICY_SCORE]
+        t = float(np.nextafter(rest.max(), np.inf)) if len(rest) else -np.inf
+    if np.isfinite(t):
+        min_score = float(np.ceil(max(t, MIN_SCORE_FLOOR) * 100) / 100)
+    else:
+        min_score = Thresholds.default().min_score
     # Edited-fraction cut: best balanced accuracy between unedited copies and edited derivatives.
     rows = [(r["area"] > 0, r["methods"]["bouclier"]["edited_fraction"]) for r in cal
             if r["kind"] == "protected" and r["methods"]["bouclier"]["photo"] == r["photo"]
@@ -377,6 +392,7 @@ def calibrate(cal: list[dict], res: dict) -> dict:
             if acc > best:
                 best, cut = acc, float(c)
     return {"pdq_distance": 31, "min_score": max(min_score, MIN_SCORE_FLOOR), "min_edited_fraction": round(cut, 3),
+            "certified": bool(certified),
             "candidates": Thresholds().candidates, "calibrated_by": f"bouclier bench (seed {res['seed']}, corpus {res['corpus']['name']}, "
                                                f"{len(cal)} calibration queries)"}
 
