@@ -372,9 +372,8 @@ def calibrate(cal: list[dict], res: dict) -> dict:
     allowed, certified = metrics.allowed_false_alarms(len(scores), 0.001, metrics.CONFIDENCE)
     certified = certified and int((scores >= POLICY_SCORE).sum()) <= allowed
     t = metrics.threshold_at_far(scores, 0.001, metrics.CONFIDENCE)
-    if t >= POLICY_SCORE:
-        rest = scores[scores < POLICY_SCORE]
-        t = float(np.nextafter(rest.max(), np.inf)) if len(rest) else -np.inf
+    if t >= POLICY_SCORE:  # the strictest useful one: just above every score a threshold can still remove
+        t = metrics.threshold_at_far(scores[scores < POLICY_SCORE], 0.0)
     if np.isfinite(t):
         min_score = float(np.ceil(max(t, MIN_SCORE_FLOOR) * 100) / 100)
     else:
