@@ -165,6 +165,27 @@ def test_protect_only_bad_files_fails_without_bundle(tmp_path, workspace):
     assert not out.exists()
 
 
+def test_protect_and_check_extreme_strips(tmp_path, workspace, photos):
+    """A 6000 x 10 banner's working copy is 512 x 1, on which ORB itself fails: such images get a
+    fingerprint without keypoints (PDQ and the edit grid still work) instead of stopping the batch."""
+    folder = tmp_path / "strips"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for name, shape in {"banner.png": (10, 6000, 3), "pole.png": (6000, 10, 3), "line.png": (1, 600, 3)}.items():
+        (folder / name).write_bytes(png_bytes(rng.integers(0, 256, shape, dtype=np.uint8)))
+    (folder / "coffee.jpg").write_bytes(encode_jpeg(photos["coffee"], 90))
+    out = tmp_path / "strips.bcl"
+    r = bouclier("protect", folder, "-o", out)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    fps = {fp.label: fp for fp in bundle_mod.read(out).fingerprints}
+    assert sorted(fps) == ["banner.png", "coffee.jpg", "line.png", "pole.png"]
+    assert len(fps["banner.png"].signals["orb"].xy) == 0 and len(fps["coffee.jpg"].signals["orb"].xy) > 0
+    r = bouclier("check", *sorted(folder.iterdir()), "--against", out, "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {Path(j["file"]).name: j for j in map(json.loads, r.stdout.splitlines())}
+    assert {n: (j["verdict"], j["protected"]) for n, j in rows.items()} == {n: ("identical", n) for n in fps}
+
+
 def test_protect_missing_path_is_reported(tmp_path, workspace):
     out = tmp_path / "b.bcl"
     r = bouclier("protect", workspace["album"] / "coffee.jpg", tmp_path / "nope.jpg", "-o", out)

@@ -189,6 +189,31 @@ def test_pdq_only_fingerprint(astro_image, astro_fp):
     assert back.pdq_only and back.pdq == fp.pdq
 
 
+SHAPES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SHAPES
+@given(long=st.integers(1, 6000), short=st.integers(1, 48), tall=st.booleans(), noise=st.booleans())
+def test_any_image_shape_fingerprints_and_matches_itself(long, short, tall, noise):
+    """Thin strips and tiny images (working copies down to 512 x 1) fingerprint without error, round
+    trip, and match themselves; the matcher never sees an exception from a signal."""
+    from bouclier.load import load_array
+    from bouclier.match import Matcher
+
+    h, w = (long, short) if tall else (short, long)
+    rng = np.random.default_rng(long * 100 + short)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if noise else np.full((h, w, 3), 90, np.uint8)
+    img = load_array(a)
+    fp = compute(img, label="strip")
+    assert set(fp.signals) == {"pdq", "orb", "grid"} and (fp.width, fp.height) == (w, h)
+    assert Fingerprint.from_bytes(fp.to_bytes()).to_bytes() == fp.to_bytes()
+    q = Query.from_bytes(Query.compute(img).to_bytes())
+    m = Matcher()
+    m.add("strip", fp)
+    r = m.match_query(q)
+    assert (r.verdict, r.protected) == ("identical", "strip")
+
+
 def test_fingerprint_with_no_signals():
     fp = Fingerprint("empty", "ab" * 32, 10, 20)
     back = Fingerprint.from_bytes(fp.to_bytes())

@@ -43,9 +43,15 @@ def _orb(n: int) -> cv2.ORB:
     return cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=31, fastThreshold=10)
 
 
+def _too_thin(gray: np.ndarray) -> bool:
+    """ORB's pyramid fails on a 1-pixel side (a 512 x 1 working copy of a 6000 x 10 strip); such
+    images have no keypoints anyway (none lie within edgeThreshold of a border)."""
+    return min(gray.shape[:2]) < 2
+
+
 def _detect(gray: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(xy float32 Nx2, angle float32 N, response float32 N, descriptors uint8 Nx32)."""
-    kps, desc = _orb(n).detectAndCompute(gray, None)
+    kps, desc = ((), None) if _too_thin(gray) else _orb(n).detectAndCompute(gray, None)
     if not kps or desc is None:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
     ar = np.array([(k.angle, k.response) for k in kps], np.float32)
@@ -59,7 +65,7 @@ def _detect_spread(gray: np.ndarray, n: int):
     and leaves the face and background, the parts that survive an edit, with few keypoints.
     """
     orb = _orb(n * QUERY_OVERDETECT)
-    kps = orb.detect(gray, None)
+    kps = () if _too_thin(gray) else orb.detect(gray, None)
     if not kps:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
     xy = cv2.KeyPoint_convert(kps).astype(np.float32)
