@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import BouclierError
+from .errors import BouclierError, unexpected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Protect photos on-device; find copies and manipulated derivatives; localise the edit.")
@@ -67,7 +67,10 @@ def protect(
                 bad.append((str(path), getattr(item, "reason", str(item))))
                 continue
             name = f"{label}-{len(fps) + 1:03d}" if label and len(files) > 1 else (label or path.name)
-            fps.append(compute(item, label=name, pdq_only=pdq_only))
+            try:
+                fps.append(compute(item, label=name, pdq_only=pdq_only))
+            except Exception as e:  # a bug must not stop the batch (nor lose the other photos)
+                bad.append((str(path), unexpected(e)))
     for path, reason in bad:
         err.print(f"[yellow]skipped[/] {path}: {reason}")
     if not fps:
@@ -92,7 +95,7 @@ def check(
 ) -> None:
     """Check suspects against protected fingerprints: verdict, matched photo, edited region."""
     from . import bundle as bundle_mod
-    from .check import check_one
+    from .check import Checked, check_one
     from .load import find_images, load
     from .match import Matcher
 
@@ -116,7 +119,10 @@ def check(
     with progress() as prog:
         task = prog.add_task("checking", total=len(files))
         for f in files:
-            c = check_one(matcher, f, original=orig)
+            try:
+                c = check_one(matcher, f, original=orig)
+            except Exception as e:  # a bug must not stop the batch
+                c = Checked(str(f), error=unexpected(e))
             results.append(c)
             prog.advance(task)
             if as_json:

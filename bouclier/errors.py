@@ -16,3 +16,8 @@ class ImageError(BouclierError):
 
 class FormatError(BouclierError):
     """A fingerprint, bundle or exchange file is malformed or of an unknown version."""
+
+
+def unexpected(e: BaseException) -> str:
+    """The reason reported for a bug met on one file of a batch (the batch goes on)."""
+    return f"unexpected error ({type(e).__name__}: {e})"

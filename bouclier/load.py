@@ -38,7 +38,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image as PILImage
 
-from .errors import BouclierError, ImageError
+from .errors import BouclierError, ImageError, unexpected
 
 __all__ = [
     "Limits",
@@ -587,7 +587,7 @@ def load_many(
         except ImageError as e:
             yield e
         except Exception as e:  # a bug must not stop a batch either
-            yield ImageError(os.fsdecode(p), f"unexpected error ({type(e).__name__}: {e})")
+            yield ImageError(os.fsdecode(p), unexpected(e))
 
 
 def encode_jpeg(pixels: np.ndarray, quality: int = 90, subsampling: str = "420") -> bytes:

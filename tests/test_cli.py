@@ -186,6 +186,43 @@ def test_protect_and_check_extreme_strips(tmp_path, workspace, photos):
     assert {n: (j["verdict"], j["protected"]) for n, j in rows.items()} == {n: ("identical", n) for n in fps}
 
 
+def test_a_bug_on_one_photo_is_reported_and_the_batch_goes_on(tmp_path, workspace, monkeypatch):
+    """Fault injection (in process): a signal that raises on one photo, as the strip bug above did.
+    protect keeps the other photos and names the failing one; check reports it in its row."""
+    from typer.testing import CliRunner
+
+    import bouclier.check
+    import bouclier.fingerprint
+    from bouclier.cli import app
+
+    real_compute, real_check = bouclier.fingerprint.compute, bouclier.check.check_one
+
+    def compute(image, *, label="", **kw):
+        if label == "camera.jpg":
+            raise RuntimeError("injected fault")
+        return real_compute(image, label=label, **kw)
+
+    def check_one(matcher, source, **kw):
+        if Path(source).name == "camera.jpg":
+            raise RuntimeError("injected fault")
+        return real_check(matcher, source, **kw)
+
+    monkeypatch.setattr(bouclier.fingerprint, "compute", compute)
+    monkeypatch.setattr(bouclier.check, "check_one", check_one)
+    monkeypatch.setenv("COLUMNS", "500")  # no line wrapping of the messages checked
+    album, out = workspace["album"], tmp_path / "b.bcl"
+    r = CliRunner().invoke(app, ["protect", str(album / "camera.jpg"), str(album / "coffee.jpg"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "camera.jpg: unexpected error (RuntimeError: injected fault)" in r.output
+    assert [fp.label for fp in bundle_mod.read(out).fingerprints] == ["coffee.jpg"]
+    r = CliRunner().invoke(app, ["check", str(album / "camera.jpg"), str(album / "coffee.jpg"), "--against",
+                                 str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.output.splitlines() if line.startswith("{")]
+    assert [(Path(j["file"]).name, j["verdict"], j.get("error")) for j in rows] == [
+        ("camera.jpg", None, "unexpected error (RuntimeError: injected fault)"), ("coffee.jpg", "identical", None)]
+
+
 def test_protect_missing_path_is_reported(tmp_path, workspace):
     out = tmp_path / "b.bcl"
     r = bouclier("protect", workspace["album"] / "coffee.jpg", tmp_path / "nope.jpg", "-o", out)
