@@ -219,6 +219,8 @@ def bench(
         except BouclierError as e:
             fail(str(e))
     Console().print((out / "results.md").read_text())
+    for name, reason in sorted(res.get("corpus", {}).get("unreadable", {}).items()):
+        err.print(f"[yellow]left out[/] corpus file {name}: {reason}")
     err.print(f"results: {out / 'results.json'}, {out / 'results.md'}, plots in {out}/")
     if benchmarks_md is not None:
         from .bench.report import write_benchmarks

@@ -13,6 +13,9 @@ class ImageError(BouclierError):
         self.reason = reason
         super().__init__(f"{source}: {reason}")
 
+    def __reduce__(self):  # picklable, so a worker process can send it back
+        return type(self), (self.source, self.reason)
+
 
 class FormatError(BouclierError):
     """A fingerprint, bundle or exchange file is malformed or of an unknown version."""

@@ -121,6 +121,33 @@ def test_split_is_disjoint_deterministic_and_dedupes(tmp_path):
     assert {p.id for p in s1.calibration_distractors} <= {p.id for p in s1.distractors}
 
 
+def test_unreadable_corpus_files_are_left_out_and_named(tmp_path):
+    """A truncated or empty file in a --corpus folder is reported and left out; the run goes on (before,
+    an ImageError raised in a worker could not be pickled back and the pool hung)."""
+    import multiprocessing as mp
+    import pickle
+
+    from bouclier.bench.run import drop_unreadable, group_near_duplicates
+    from bouclier.errors import ImageError
+
+    e = pickle.loads(pickle.dumps(ImageError("a.jpg", "truncated JPEG data")))
+    assert (e.source, e.reason, str(e)) == ("a.jpg", "truncated JPEG data", "a.jpg: truncated JPEG data")
+    for name in ("astronaut", "coffee", "chelsea"):
+        ok, blob = cv2.imencode(".jpg", getattr(data, name)()[:, :, ::-1])
+        (tmp_path / f"{name}.jpg").write_bytes(blob.tobytes())
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "coffee.jpg").read_bytes()[:1500])
+    (tmp_path / "empty.png").write_bytes(b"")
+    corpus = load_corpus(tmp_path)
+    assert len(corpus.photos) == 5
+    pairs, unreadable = group_near_duplicates(corpus, mp.get_context("spawn"), 2)
+    assert unreadable == {"cut": "truncated JPEG data", "empty": "empty file"}
+    assert sorted(p.id for p in corpus.photos) == ["astronaut", "chelsea", "coffee"] and pairs == []
+    assert any(n.startswith("2 unreadable files left out (cut: truncated JPEG data; empty") for n in corpus.notes)
+    again = load_corpus(tmp_path)  # what --resume does with the results.json's list
+    drop_unreadable(again, unreadable)
+    assert [p.id for p in again.photos] == [p.id for p in corpus.photos]
+
+
 def test_missing_default_corpus_is_a_clear_error(tmp_path):
     with pytest.raises(BouclierError, match="make bench-data"):
         load_corpus(None, cache=tmp_path)

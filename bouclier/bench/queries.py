@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 
 from .. import bundle as bundle_mod
 from ..decide import Thresholds
+from ..errors import ImageError
 from ..fingerprint import Query
 from ..load import load, load_array
 from ..match import Matcher
@@ -128,11 +129,15 @@ def _score(r) -> float:
     return POLICY_SCORE if policy else float(r.scores.get("score", 0))
 
 
-def _dedupe_fingerprint(path: str) -> bytes:
+def _dedupe_fingerprint(path: str) -> bytes | str:
+    """The photo's fingerprint, or why it cannot be read (the benchmark leaves it out)."""
     from ..fingerprint import compute
 
     cv2.setNumThreads(1)
-    return compute(load(path, max_side=WORK_SIDE), label=path).to_bytes()
+    try:
+        return compute(load(path, max_side=WORK_SIDE), label=path).to_bytes()
+    except ImageError as e:
+        return e.reason
 
 
 def init_dedupe(fps: list[bytes]) -> None:

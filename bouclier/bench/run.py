@@ -87,7 +87,7 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
     t_start = time.time()
     corpus = load_corpus(corpus_path)
     ctx = mp.get_context("spawn")
-    dup_pairs = group_near_duplicates(corpus, ctx, workers, progress)
+    dup_pairs, unreadable = group_near_duplicates(corpus, ctx, workers, progress)
     sp = split(corpus, n_protected=plan.n_protected, n_calibration_protected=plan.n_cal_protected,
                n_distractor_calibration=plan.n_cal_distractors, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +136,7 @@ def run_bench(corpus_path: Path | None, out: Path, *, quick: bool = False, seed:
 
     results = summarise(records, corpus, sp, plan, speed, seed)
     results["corpus"]["near_duplicate_pairs"] = dup_pairs
+    results["corpus"]["unreadable"] = unreadable
     results["bytes_per_photo"] = _sizes(fps, bundle_bytes)
 
     results["runs"] = {"accuracy": {"command": command, "elapsed_s": None, "date": _today()}}
@@ -199,6 +200,7 @@ def _run_parts(corpus_path, out, plan, seed, workers, progress, service_load, on
     results.setdefault("runs", {}).setdefault("accuracy", {"command": None, "elapsed_s": results.get("elapsed_s"),
                                                             "date": None})
     corpus = load_corpus(corpus_path)
+    drop_unreadable(corpus, results.get("corpus", {}).get("unreadable", {}))
     _drop_near_duplicates(corpus, results.get("corpus", {}).get("near_duplicate_pairs", []))
     p = results.get("plan", {})
     sp = split(corpus, n_protected=p.get("n_protected", plan.n_protected),
@@ -243,14 +245,28 @@ def _drop_near_duplicates(corpus, pairs) -> list[list[str]]:
     return joined
 
 
-def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list[str]]:
+def drop_unreadable(corpus, unreadable: dict[str, str]) -> None:
+    """Leave out the corpus files that cannot be loaded ({photo id: reason}), with a note naming them."""
+    if not unreadable:
+        return
+    corpus.photos = [p for p in corpus.photos if p.id not in unreadable]
+    named = "; ".join(f"{k}: {v}" for k, v in sorted(unreadable.items())[:5])
+    more = f"; and {len(unreadable) - 5} more (results.json)" if len(unreadable) > 5 else ""
+    corpus.notes.append(f"{len(unreadable)} unreadable files left out ({named}{more})")
+
+
+def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> tuple[list[list[str]], dict[str, str]]:
     """Photos of the corpus that are the same picture (e.g. consecutive frames of one shot) are kept once,
-    so a "distractor" is never a copy of a protected photo. Found with the engine at a strict threshold."""
+    so a "distractor" is never a copy of a protected photo. Found with the engine at a strict threshold.
+    Files that cannot be loaded are left out first; returns (near-duplicate pairs, {id: reason})."""
     from .queries import _dedupe_fingerprint, init_dedupe, near_duplicates_of
 
-    paths = [str(p.path) for p in corpus.photos]
     with ctx.Pool(workers) as pool:
-        fps = pool.map(_dedupe_fingerprint, paths, chunksize=8)
+        fps = pool.map(_dedupe_fingerprint, [str(p.path) for p in corpus.photos], chunksize=8)
+    unreadable = {p.id: f for p, f in zip(corpus.photos, fps) if isinstance(f, str)}
+    drop_unreadable(corpus, unreadable)
+    fps = [f for f in fps if not isinstance(f, str)]
+    paths = [str(p.path) for p in corpus.photos]
     with ctx.Pool(workers, initializer=init_dedupe, initargs=(fps,)) as pool:
         bar = progress("corpus near-duplicates", len(paths)) if progress else None
         found = []
@@ -264,7 +280,7 @@ def group_near_duplicates(corpus, ctx, workers: int, progress=None) -> list[list
     if len(corpus.photos) < n:
         corpus.notes.append(f"{n - len(corpus.photos)} photos dropped as near-duplicates of others in the "
                             f"corpus (>= 25 inliers or PDQ <= 31; pairs in results.json)")
-    return pairs
+    return pairs, unreadable
 
 
 def _donor(rng, photos, p):
