@@ -154,6 +154,10 @@ def _print_table(results) -> None:
                   str(r.scores.get("score", r.scores.get("best_score", ""))),
                   str(r.scores.get("pdq_distance", r.scores.get("best_pdq_distance", ""))))
     Console().print(t)
+    for c in results:
+        note = c.extra.get("original_alignment") or c.extra.get("original_note")
+        if note:
+            err.print(f"[yellow]--original[/] {c.file}: {note}")
 
 
 @app.command()

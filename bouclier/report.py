@@ -77,6 +77,8 @@ SCORE_TEXT = {
     "pixel_edited_fraction": "Edited share of the covered area, from the pixel difference with the original",
     "original_inliers": "Keypoint matches aligning the supplied original onto the suspect",
     "original_alignment": "Alignment of the supplied original",
+    "original_is_matched_photo": "Whether the supplied original is the protected photo matched (fingerprints compared)",
+    "original_note": "About the supplied original",
 }
 FRACTION_KEYS = {"visible_fraction", "coverage", "pixel_edited_fraction"}
 

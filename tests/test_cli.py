@@ -286,6 +286,24 @@ def test_check_with_original(workspace, astronaut_derivative):
     (row,) = json_lines(r.stdout)
     assert row["verdict"] == "manipulated-derivative"
     assert abs(row["pixel_edited_fraction"] - astronaut_derivative.true_fraction) <= 0.15
+    assert row["original"]["aligned"] is True and row["original"]["inliers"] > 20
+    assert row["original"]["is_matched_photo"] is True and "note" not in row["original"]
+
+
+def test_check_with_the_wrong_original_says_it_does_not_align(workspace):
+    args = ("check", workspace["suspects"] / "derivative.jpg", "--against", workspace["bundle"],
+            "--original", workspace["album"] / "coffee.jpg")
+    r = bouclier(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json_lines(r.stdout)
+    assert (row["verdict"], row["protected"]) == ("manipulated-derivative", "astronaut.jpg")
+    # coffee's 1,500 keypoints align onto this suspect by chance with a support of about 3, above the
+    # matcher's threshold: without the checks, the report showed a pixel difference with an unrelated photo
+    assert row["original"]["aligned"] is False and "does not align" in row["original"]["note"]
+    assert row["original"]["is_matched_photo"] is False and "not the protected photo" in row["original"]["note"]
+    assert "pixel_edited_fraction" not in row
+    r = bouclier(*args)
+    assert r.returncode == 0 and "--original" in r.stderr and "does not align" in r.stderr, r.stderr
 
 
 def test_pdq_only_bundle_finds_near_duplicate(workspace):
