@@ -31,6 +31,7 @@ def match_score(support: float, edited_fraction: float | None) -> float:
 @dataclass(frozen=True)
 class Thresholds:
     pdq_distance: int = 31  # HMA / StopNCII default
+    pdq_min_quality: int = 50  # PDQ's README: discard hashes of quality <= 49 (flat, featureless images)
     min_score: float = 1.5  # match_score of a verified alignment; calibrated by `bouclier bench`
     min_edited_fraction: float = 0.05  # below this a verified copy is a near-duplicate
     candidates: int = 48  # protected photos verified per suspect
@@ -54,15 +55,24 @@ class Thresholds:
         return asdict(self)
 
 
+def pdq_counts(pdq_distance: int | None, pdq_quality: int | None, th: Thresholds) -> bool:
+    """Whether a PDQ distance may decide a match: within the distance, and both hashes of usable
+    quality (`pdq_quality` is the lower of the two; None when unknown). A black photo and a white one
+    are 21 bits apart, both of quality 0."""
+    return (pdq_distance is not None and pdq_distance <= th.pdq_distance
+            and (pdq_quality is None or pdq_quality >= th.pdq_min_quality))
+
+
 def decide(*, same_bytes: bool, pdq_distance: int | None, pdq_variant: int | None, score: float,
-           edited_fraction: float | None, th: Thresholds) -> str:
+           edited_fraction: float | None, th: Thresholds, pdq_quality: int | None = None) -> str:
     """One protected photo against one suspect."""
-    if same_bytes or (pdq_distance == 0 and pdq_variant == 0):
+    pdq = pdq_counts(pdq_distance, pdq_quality, th)
+    if same_bytes or (pdq and pdq_distance == 0 and pdq_variant == 0):
         return IDENTICAL
     if score >= th.min_score:
         if edited_fraction is not None and edited_fraction >= th.min_edited_fraction:
             return DERIVATIVE
         return NEAR_DUPLICATE
-    if pdq_distance is not None and pdq_distance <= th.pdq_distance:
+    if pdq:
         return NEAR_DUPLICATE
     return NO_MATCH

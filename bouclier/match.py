@@ -152,6 +152,7 @@ class Matcher:
         a = _Aligned()
         if fp.pdq is not None:
             a.pdq_distance, a.pdq_variant = q.pdq.best(fp.pdq.hash)
+            a.pdq_quality = min(q.pdq.quality, fp.pdq.quality)
         kp = fp.signals.get("orb")
         if kp is not None:
             a.alignment = verify(kp, q.keypoints, upscale(q.width, q.height), upscale(fp.width, fp.height))
@@ -163,7 +164,8 @@ class Matcher:
         support, rounded as the score is."""
         top = round(a.support, 2)
         verdict = decide(same_bytes=a.same_bytes, pdq_distance=a.pdq_distance, pdq_variant=a.pdq_variant,
-                         score=top, edited_fraction=None, th=self.thresholds)  # ranks as a derivative would
+                         score=top, edited_fraction=None, th=self.thresholds,
+                         pdq_quality=a.pdq_quality)  # ranks as a derivative would
         return _order(verdict, top, a.pdq_distance)
 
     def _conclude(self, q: Query, fp: Fingerprint, a: _Aligned) -> MatchResult:
@@ -172,7 +174,8 @@ class Matcher:
         scores: dict = {}
         pdq_d, variant, alignment = a.pdq_distance, a.pdq_variant, a.alignment
         if pdq_d is not None:
-            scores.update(pdq_distance=pdq_d, pdq_variant=variant, pdq_quality=fp.pdq.quality)
+            scores.update(pdq_distance=pdq_d, pdq_variant=variant, pdq_quality=fp.pdq.quality,
+                          suspect_pdq_quality=q.pdq.quality)
         edit_map = edited = None
         kp = fp.signals.get("orb")
         support = a.support
@@ -193,7 +196,7 @@ class Matcher:
         if kp is not None:
             scores["score"] = score
         verdict = decide(same_bytes=a.same_bytes, pdq_distance=pdq_d, pdq_variant=variant,
-                         score=score, edited_fraction=edited, th=th)
+                         score=score, edited_fraction=edited, th=th, pdq_quality=a.pdq_quality)
         return MatchResult(verdict, None, fp, edited if verdict != NO_MATCH else None, scores,
                            alignment if verdict != NO_MATCH else None, edit_map, th)
 
@@ -232,6 +235,7 @@ class _Aligned:
     """What `Matcher._align` found for one candidate."""
     pdq_distance: int | None = None
     pdq_variant: int | None = None
+    pdq_quality: int | None = None  # the lower of the two hashes' qualities
     alignment: Alignment | None = None
     same_bytes: bool = False
 

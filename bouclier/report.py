@@ -63,6 +63,7 @@ SCORE_TEXT = {
     "pdq_distance": "PDQ perceptual-hash distance to the matched photo (0 to 256 bits; lower is closer)",
     "pdq_variant": "PDQ orientation variant that matched (0: as is; 1 to 7: a rotated or mirrored variant)",
     "pdq_quality": "PDQ quality of the protected photo's hash (0 to 100)",
+    "suspect_pdq_quality": "PDQ quality of the suspect's hash (below 50, PDQ alone cannot decide a match)",
     "inliers": "Keypoint matches confirmed by the geometric transform",
     "support": "Confirmed matches weighted by how exactly they fit the transform",
     "score": "Match score: the support, discounted as more of the photo is found edited",

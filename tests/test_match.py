@@ -326,16 +326,41 @@ TH = Thresholds(min_score=8.0)
         (dict(same_bytes=False, pdq_distance=31, pdq_variant=0, score=0, edited_fraction=None), NEAR_DUPLICATE),
         (dict(same_bytes=False, pdq_distance=32, pdq_variant=0, score=7.9, edited_fraction=0.5), NO_MATCH),
         (dict(same_bytes=False, pdq_distance=None, pdq_variant=None, score=0, edited_fraction=None), NO_MATCH),
+        # PDQ decides nothing when either hash is of quality <= 49; same bytes and keypoints still do
+        (dict(same_bytes=False, pdq_distance=0, pdq_variant=0, score=0, edited_fraction=None, pdq_quality=49), NO_MATCH),
+        (dict(same_bytes=False, pdq_distance=20, pdq_variant=0, score=0, edited_fraction=None, pdq_quality=0), NO_MATCH),
+        (dict(same_bytes=False, pdq_distance=20, pdq_variant=0, score=0, edited_fraction=None, pdq_quality=50),
+         NEAR_DUPLICATE),
+        (dict(same_bytes=True, pdq_distance=0, pdq_variant=0, score=0, edited_fraction=None, pdq_quality=0), IDENTICAL),
+        (dict(same_bytes=False, pdq_distance=0, pdq_variant=0, score=30, edited_fraction=0.3, pdq_quality=10),
+         DERIVATIVE),
     ],
 )
 def test_decide(kw, expected):
     assert decide(th=TH, **kw) == expected
 
 
+def test_featureless_images_are_not_matched_by_pdq_alone():
+    """A black photo and a white one are 21 PDQ bits apart (both of quality 0): that once gave
+    `near-duplicate`. Re-encoded, the black one has distance 0 and no keypoints: not `identical` either.
+    A real photo re-encoded still is a near-duplicate."""
+    from skimage import data
+
+    black, white = np.zeros((600, 800, 3), np.uint8), np.full((600, 800, 3), 255, np.uint8)
+    m = Matcher()
+    m.add("black", compute(load(encode_jpeg(black, 95))))
+    m.add("coffee", compute(load(encode_jpeg(data.coffee(), 95))))
+    for img in (white, black):
+        r = m.match(load(encode_jpeg(img, 60)))
+        assert r.verdict == NO_MATCH, (r.verdict, r.scores)
+    r = m.match(load(encode_jpeg(data.coffee(), 60)))
+    assert (r.verdict, r.key) == (NEAR_DUPLICATE, "coffee") and r.scores["suspect_pdq_quality"] >= 50
+
+
 def test_verdicts_and_thresholds():
     assert set(VERDICTS) == {"identical", "near-duplicate", "manipulated-derivative", "no-match"}
     th = Thresholds.default()
-    assert th.pdq_distance == 31 and th.min_score >= 1 and 0 < th.min_edited_fraction < 0.5
+    assert th.pdq_distance == 31 and th.pdq_min_quality == 50 and th.min_score >= 1 and 0 < th.min_edited_fraction < 0.5
     assert Thresholds.from_dict({**th.to_dict(), "unknown_future_key": 1}) == th
 
 

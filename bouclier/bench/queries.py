@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from .. import bundle as bundle_mod
-from ..decide import Thresholds
+from ..decide import Thresholds, pdq_counts
 from ..errors import ImageError
 from ..fingerprint import Query
 from ..load import load, load_array
@@ -124,8 +124,11 @@ def _left_out(m: Matcher, q: Query, photo: str) -> float | None:
 
 
 def _score(r) -> float:
-    """bouclier's score for the sweep: matches by policy (same bytes, PDQ <= 31) above any threshold."""
-    policy = r.verdict == "identical" or (r.scores.get("pdq_distance") or 999) <= 31
+    """bouclier's score for the sweep: matches by policy (same bytes, PDQ <= 31 at usable quality) above
+    any threshold."""
+    s = r.scores
+    quality = min(s.get("pdq_quality", 100), s.get("suspect_pdq_quality", 100))
+    policy = r.verdict == "identical" or pdq_counts(s.get("pdq_distance"), quality, PERMISSIVE)
     return POLICY_SCORE if policy else float(r.scores.get("score", 0))
 
 
