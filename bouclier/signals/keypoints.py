@@ -86,15 +86,17 @@ def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray
     """
     score = np.zeros(len(xy), np.float32)
     h, w = gray.shape
-    nb = DESCRIPTOR_BITS // 8
+    words = np.ascontiguousarray(desc[:, : DESCRIPTOR_BITS // 8]).view(np.uint64)  # Hamming on 64-bit words
     for sc in STABILITY_SCALES:
         small = cv2.resize(gray, (max(1, round(w * sc)), max(1, round(h * sc))), interpolation=cv2.INTER_AREA)
-        sxy, _, _, sdesc = _detect(small, int(PROTECT_CANDIDATES * sc))  # fewer features fit a smaller copy
-        if not len(sxy):
+        kps, sdesc = ((), None) if _too_thin(small) else _orb(int(PROTECT_CANDIDATES * sc)).detectAndCompute(small, None)
+        if not kps or sdesc is None:  # (fewer features fit a smaller copy)
             continue
+        sxy = cv2.KeyPoint_convert(kps).astype(np.float32)
         dist, j = cKDTree(sxy / sc).query(xy, k=3, distance_upper_bound=3.0 * max(1.0, 0.7 / sc))
         ok = np.isfinite(dist)
-        ham = np.bitwise_count(sdesc[np.where(ok, j, 0), :nb] ^ desc[:, None, :nb]).sum(axis=2)
+        swords = np.ascontiguousarray(sdesc[:, : DESCRIPTOR_BITS // 8]).view(np.uint64)
+        ham = np.bitwise_count(swords[np.where(ok, j, 0)] ^ words[:, None, :]).sum(axis=2)
         score += ((ham <= STABILITY_HAMMING) & ok).any(axis=1)
     return score
 
