@@ -23,7 +23,7 @@ from .verify import Alignment, upscale, verify
 faiss.omp_set_num_threads(1)
 
 ALGORITHM = "bouclier-orb-grid"
-ALGORITHM_VERSION = 4
+ALGORITHM_VERSION = 5  # 5: PDQ decides only at quality >= 50 (fingerprints as in 4)
 
 
 def algorithm_info() -> dict:
