@@ -50,7 +50,7 @@ UNREADABLE = "unreadable"
 
 VERDICT_TEXT = {
     IDENTICAL: "The suspect is the very same file as a protected photo (same SHA-256), or perceptually the "
-               "same picture (PDQ distance 0).",
+               "same picture (PDQ distance 0, both hashes of quality at least 50).",
     NEAR_DUPLICATE: "The whole protected photo is present without a substantial localised edit: a re-encoded, "
                     "resized, cropped, framed, rotated, mirrored or colour-shifted copy.",
     DERIVATIVE: "The suspect is geometrically verified to be derived from a protected photo, and a region of "
@@ -85,6 +85,7 @@ FRACTION_KEYS = {"visible_fraction", "coverage", "pixel_edited_fraction"}
 
 THRESHOLD_TEXT = {
     "pdq_distance": "PDQ distance at or below which a copy counts as a near-duplicate",
+    "pdq_min_quality": "PDQ quality both hashes need for PDQ alone to decide a match",
     "min_score": "match score needed for a verified match",
     "min_edited_fraction": "edited share from which a verified match is a manipulated derivative",
     "candidates": "protected photos verified per suspect",

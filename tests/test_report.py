@@ -302,3 +302,14 @@ def test_edited_fraction_threshold_is_shown_as_calibrated():
     shown = {r["key"]: r["value"] for r in rows}["min_edited_fraction"]
     cut = Thresholds.default().min_edited_fraction
     assert shown.endswith("%") and float(shown[:-1]) == pytest.approx(cut * 100)
+
+
+def test_every_threshold_and_verdict_is_explained_in_words():
+    """A reader of the report gets a sentence for each threshold the engine uses, not its bare key."""
+    from dataclasses import fields
+
+    from bouclier.decide import VERDICTS, Thresholds
+    from bouclier.report import THRESHOLD_TEXT, VERDICT_TEXT
+
+    assert {f.name for f in fields(Thresholds)} <= set(THRESHOLD_TEXT)
+    assert set(VERDICTS) <= set(VERDICT_TEXT)
