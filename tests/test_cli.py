@@ -223,6 +223,23 @@ def test_a_bug_on_one_photo_is_reported_and_the_batch_goes_on(tmp_path, workspac
         ("camera.jpg", None, "unexpected error (RuntimeError: injected fault)"), ("coffee.jpg", "identical", None)]
 
 
+def test_protect_names_photos_too_plain_to_match(tmp_path, workspace):
+    """A flat photo has no keypoints and a PDQ of quality 0: only its exact bytes can be found, and the
+    person protecting it is told. A very dark photo has too weak a PDQ too, but keeps its keypoints:
+    flagged only with --pdq-only."""
+    plain, dark = tmp_path / "plain.png", tmp_path / "dark.png"
+    plain.write_bytes(png_bytes(np.full((400, 600, 3), 30, np.uint8)))
+    dark.write_bytes(png_bytes((workspace_photo(workspace, "coffee.jpg") // 12).astype(np.uint8)))
+    for extra, named in (([], "(plain.png)"), (["--pdq-only"], "(plain.png, dark.png)")):
+        r = bouclier("protect", plain, dark, workspace["album"] / "coffee.jpg", "-o", tmp_path / "p.bcl", *extra)
+        assert r.returncode == 0, r.stderr
+        assert f"{named.count(',') + 1} photo(s) too plain to match" in r.stderr and named in r.stderr, r.stderr
+
+
+def workspace_photo(workspace, name: str) -> np.ndarray:
+    return np.asarray(PILImage.open(workspace["album"] / name).convert("RGB"))
+
+
 def test_protect_missing_path_is_reported(tmp_path, workspace):
     out = tmp_path / "b.bcl"
     r = bouclier("protect", workspace["album"] / "coffee.jpg", tmp_path / "nope.jpg", "-o", out)
