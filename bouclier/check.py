@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .decide import IDENTICAL, NEAR_DUPLICATE, NO_MATCH
 from .errors import ImageError
 from .fingerprint import Query
 from .load import Image, load
 from .localise import pixel_difference
-from .decide import IDENTICAL, NEAR_DUPLICATE, NO_MATCH
 from .match import Matcher, MatchResult
 from .signals import View
 from .signals.base import WORK_SIDE

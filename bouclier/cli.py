@@ -83,19 +83,20 @@ def protect(
     size = out.stat().st_size
     err.print(f"[green]protected[/] {len(fps)} photo(s) -> {out} ({size / max(len(fps), 1):.0f} bytes per photo)"
               + (f", {len(bad)} skipped" if bad else ""))
-    plain = [fp.label for fp in fps if _too_plain(fp)]
+    plain = _too_plain(fps)
     if plain:
         err.print(f"[yellow]note[/] {len(plain)} photo(s) too plain to match (PDQ quality under 50"
                   + (")" if pdq_only else ", under 8 keypoints)") + ": only exact copies of them can be found ("
                   + ", ".join(plain[:5]) + (", ..." if len(plain) > 5 else "") + ")")
 
 
-def _too_plain(fp) -> bool:
-    """Only the same bytes can match this fingerprint: PDQ cannot decide and keypoints are too few."""
+def _too_plain(fps) -> list[str]:
+    """Labels of the fingerprints only their same bytes can match: PDQ cannot decide, too few keypoints."""
     from .decide import Thresholds
 
-    kp = fp.signals.get("orb")
-    return fp.pdq.quality < Thresholds.default().pdq_min_quality and (kp is None or len(kp.xy) < 8)
+    quality = Thresholds.default().pdq_min_quality
+    return [fp.label for fp in fps if fp.pdq.quality < quality
+            and ("orb" not in fp.signals or len(fp.signals["orb"].xy) < 8)]
 
 
 @app.command()

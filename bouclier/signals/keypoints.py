@@ -49,9 +49,14 @@ def _too_thin(gray: np.ndarray) -> bool:
     return min(gray.shape[:2]) < 2
 
 
+def _keypoints(gray: np.ndarray, n: int):
+    """ORB's (keypoints, descriptors) of up to n features; ((), None) on too thin an image."""
+    return ((), None) if _too_thin(gray) else _orb(n).detectAndCompute(gray, None)
+
+
 def _detect(gray: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(xy float32 Nx2, angle float32 N, response float32 N, descriptors uint8 Nx32)."""
-    kps, desc = ((), None) if _too_thin(gray) else _orb(n).detectAndCompute(gray, None)
+    kps, desc = _keypoints(gray, n)
     if not kps or desc is None:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
     ar = np.array([(k.angle, k.response) for k in kps], np.float32)
@@ -89,8 +94,8 @@ def _stability(gray: np.ndarray, xy: np.ndarray, desc: np.ndarray) -> np.ndarray
     words = np.ascontiguousarray(desc[:, : DESCRIPTOR_BITS // 8]).view(np.uint64)  # Hamming on 64-bit words
     for sc in STABILITY_SCALES:
         small = cv2.resize(gray, (max(1, round(w * sc)), max(1, round(h * sc))), interpolation=cv2.INTER_AREA)
-        kps, sdesc = ((), None) if _too_thin(small) else _orb(int(PROTECT_CANDIDATES * sc)).detectAndCompute(small, None)
-        if not kps or sdesc is None:  # (fewer features fit a smaller copy)
+        kps, sdesc = _keypoints(small, int(PROTECT_CANDIDATES * sc))  # fewer features fit a smaller copy
+        if not kps or sdesc is None:
             continue
         sxy = cv2.KeyPoint_convert(kps).astype(np.float32)
         dist, j = cKDTree(sxy / sc).query(xy, k=3, distance_upper_bound=3.0 * max(1.0, 0.7 / sc))
