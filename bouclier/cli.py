@@ -91,12 +91,11 @@ def protect(
 
 
 def _too_plain(fps) -> list[str]:
-    """Labels of the fingerprints only their same bytes can match: PDQ cannot decide, too few keypoints."""
-    from .decide import Thresholds
+    """Labels of the fingerprints only their same bytes can match (decide.too_plain)."""
+    from .decide import Thresholds, too_plain
 
-    quality = Thresholds.default().pdq_min_quality
-    return [fp.label for fp in fps if fp.pdq.quality < quality
-            and ("orb" not in fp.signals or len(fp.signals["orb"].xy) < 8)]
+    th = Thresholds.default()
+    return [fp.label for fp in fps if too_plain(fp, th)]
 
 
 @app.command()

@@ -63,6 +63,16 @@ def pdq_counts(pdq_distance: int | None, pdq_quality: int | None, th: Thresholds
             and (pdq_quality is None or pdq_quality >= th.pdq_min_quality))
 
 
+PLAIN_KEYPOINTS = 8  # with fewer, an alignment can hardly be verified
+
+
+def too_plain(fp, th: Thresholds) -> bool:
+    """Whether only the photo's same bytes can match its fingerprint: its PDQ hash is of too low a
+    quality to decide (a flat, featureless photo) and it has (almost) no keypoints."""
+    kp = fp.signals.get("orb")
+    return fp.pdq.quality < th.pdq_min_quality and (kp is None or len(kp.xy) < PLAIN_KEYPOINTS)
+
+
 def decide(*, same_bytes: bool, pdq_distance: int | None, pdq_variant: int | None, score: float,
            edited_fraction: float | None, th: Thresholds, pdq_quality: int | None = None) -> str:
     """One protected photo against one suspect."""

@@ -42,6 +42,8 @@ class SubmitOut(BaseModel):
     fingerprints: int
     status: str
     replayed: bool
+    too_plain: list[int] = Field(description="Bundle positions of photos too plain to match (PDQ quality under "
+                                 "the bank's pdq_min_quality, almost no keypoints): only their exact bytes can be found.")
 
 
 class WithdrawOut(BaseModel):

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 
 from ..bundle import loads as bundle_loads
-from ..decide import VERDICTS, Thresholds
+from ..decide import VERDICTS, Thresholds, too_plain
 from ..errors import FormatError, ImageError
 from ..fingerprint import Fingerprint, Query
 from ..load import Image, Limits, load
@@ -16,7 +16,7 @@ from ..signals.pdq import PDQ
 
 __all__ = ["Fingerprint", "Query", "Matcher", "MatchResult", "Image", "Limits", "load", "FormatError", "ImageError",
            "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "bank_thresholds",
-           "normalise_pdq", "rank_key"]
+           "normalise_pdq", "rank_key", "too_plain"]
 
 
 def parse_bundle(data: bytes) -> list[Fingerprint]:

@@ -55,6 +55,7 @@ class Submitted:
     fingerprints: int
     status: str
     replayed: bool
+    too_plain: list[int]  # positions only the same bytes can match (engine.too_plain)
 
 
 class Registry:
@@ -195,13 +196,16 @@ class Registry:
         req_sha = _sha(data)
         with self.db.tx() as s:
             bank = self._bank(s, bank_name)
+            th = engine.bank_thresholds(json.loads(bank.thresholds) if bank.thresholds else None)
+            plain = [i for i, fp in enumerate(fps) if engine.too_plain(fp, th)]
             if idem_key is not None:
                 p = s.execute(select(Protection).where(Protection.client_id == client.id,
                                                        Protection.idempotency_key == idem_key)).scalar_one_or_none()
                 if p is not None:
                     if p.request_sha256 != req_sha or p.bank_id != bank.id:
                         raise conflict("this Idempotency-Key was used for a different request", "idempotency_conflict")
-                    return Submitted(p.case_id, self._secret_for(p.case_id), bank_name, p.n_fingerprints, p.status, True)
+                    return Submitted(p.case_id, self._secret_for(p.case_id), bank_name, p.n_fingerprints, p.status, True,
+                                     plain)
             case_id = "case_" + secrets.token_hex(16)
             secret = self._secret_for(case_id)
             ts = audit.now()
@@ -223,7 +227,7 @@ class Registry:
             audit.append(s, client.actor, "protection.submit", case_id,
                          {"bank": bank_name, "fingerprints": len(fps), "bundle_sha256": req_sha})
         self.index.add(entries)  # after commit: never index what the store might not keep
-        return Submitted(case_id, secret, bank_name, len(fps), "active", False)
+        return Submitted(case_id, secret, bank_name, len(fps), "active", False, plain)
 
     def withdraw(self, client: ClientInfo, case_id: str, secret: str) -> int:
         """Remove a protection's fingerprints from index and store. ApiError 404 on unknown case or wrong secret."""

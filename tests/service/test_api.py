@@ -94,6 +94,26 @@ def test_submit_is_idempotent_with_idempotency_key(api, pics):
         assert w.status_code == 200 and w.json()["removed"] == 1
 
 
+def test_submit_names_photos_too_plain_to_match(api, pics):
+    """A flat dark frame (PDQ quality 0, no keypoints) is stored but named: only its bytes can match.
+    A photo whose PDQ is usable stays unnamed; so does a PDQ-only bundle's (its quality decides)."""
+    import numpy as np
+
+    flat = encode(np.full((200, 300, 3), 12, np.uint8))
+    with api.client(api.keys["submit"]) as c:
+        r = c.post("/v1/protections", files={"bundle": ("b", make_bundle([pics[0], flat]))},
+                   headers={"Idempotency-Key": "plain-1"})
+        assert r.status_code == 201 and r.json()["too_plain"] == [1] and r.json()["fingerprints"] == 2, r.text
+        again = c.post("/v1/protections", files={"bundle": ("b", make_bundle([pics[0], flat]))},
+                       headers={"Idempotency-Key": "plain-1"})
+        assert again.status_code == 200 and again.json()["too_plain"] == [1]
+        pdq_only = c.post("/v1/protections", files={"bundle": ("b", make_bundle([pics[1], flat], pdq_only=True))})
+        assert pdq_only.status_code == 201 and pdq_only.json()["too_plain"] == [1]
+        for case in (r.json(), pdq_only.json()):
+            w = c.delete(f"/v1/protections/{case['case_id']}", headers={"X-Case-Secret": case["secret"]})
+            assert w.status_code == 200 and w.json()["removed"] == 2
+
+
 def test_match_by_file_by_query_and_batch(api, pics, protected):
     with api.client(api.keys["match"]) as c:
         r = c.post("/v1/match", files={"file": ("p1.png", pics[1])})
