@@ -319,6 +319,21 @@ def _to_rgb_array(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _reduced(im: PILImage.Image, target: tuple[int, int]) -> PILImage.Image:
+    """A large image box-reduced inside Pillow by the largest integer factor that stays >= target, so
+    that the full-size pixels are never copied into numpy (a 100 MP PNG would need ~1 GB more).
+    Pillow averages RGBA premultiplied, as an area resize of the composited image would."""
+    k = min(im.size[0] // target[0], im.size[1] // target[1])
+    if k < 2:
+        return im
+    mode = im.mode
+    if mode in ("P", "PA", "1", "LA", "La", "RGBa") or (mode in ("L", "RGB") and "transparency" in im.info):
+        im = im.convert("RGBA" if mode in ("LA", "La", "RGBa", "PA") or "transparency" in im.info else "RGB")
+    if im.mode not in ("L", "RGB", "RGBA", "I", "F"):  # 16-bit and exotic modes: numpy handles them at full size
+        return im
+    return im.reduce(k)
+
+
 def _pil_to_rgb(im: PILImage.Image) -> np.ndarray:
     """Any Pillow mode -> H x W x 3 uint8 RGB."""
     mode = im.mode
@@ -422,8 +437,10 @@ def _decode(data: bytes, fmt: str, limits: Limits, max_side: int | None) -> tupl
                 w, h = im.size
                 _check_pixels(w, h, fmt, limits)
                 target = _target_size(w, h, max_side)
-            a = _pil_to_rgb(im)
-        orientation = _orientation(im)  # after load: PNG may keep eXIf after the pixels
+            orientation = _orientation(im)  # after load: PNG may keep eXIf after the pixels
+            a = _pil_to_rgb(_reduced(im, target) if not drafted else im)
+        else:
+            orientation = _orientation(im)
     finally:
         im.close()
     if (a.shape[1], a.shape[0]) != target:

@@ -428,6 +428,56 @@ def test_cmyk_draft_path_matches_full_decode():
     assert mae(fast, ref) < 2.5
 
 
+def _rgba_on_white(a: np.ndarray) -> np.ndarray:
+    alpha = a[:, :, 3:].astype(np.float32) / 255
+    return np.rint(a[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt, mode", [("PNG", m) for m in ("RGB", "L", "P", "RGBA", "LA")]
+                         + [("WEBP", "RGB"), ("WEBP", "RGBA"), ("TIFF", "RGB"), ("TIFF", "RGBA"), ("TIFF", "LA"),
+                            ("GIF", "P"), ("GIF", "L")])
+def test_max_side_reduces_large_images_before_numpy(fmt, mode):
+    """A large non-JPEG image is reduced inside Pillow: numpy never holds its full-size pixels (a
+    100 MP PNG would otherwise need about 1 GB more), and the result is the area-resized image."""
+    import tracemalloc
+
+    h, w = 1500, 2400
+    rgb = photo_like(h, w)
+    alpha = np.clip(cv2.GaussianBlur(np.random.default_rng(1).normal(128, 90, (h, w)), (0, 0), 9) * 3 - 200,
+                    0, 255).astype(np.uint8)
+    alpha[:, : w // 3] = 0  # a fully transparent third: its colours must not bleed into the rest
+    rgb[alpha == 0] = (0, 0, 0)
+    rgba = np.dstack([rgb, alpha])
+    im = PILImage.fromarray(rgba if "A" in mode else rgb)
+    im = im.convert(mode) if mode in ("L", "LA", "P") else im
+    data = encode(im, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    full = load(data).pixels  # composited on white, full size
+    tracemalloc.start()
+    try:
+        small = load(data, max_side=512).pixels
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert small.shape == (320, 512, 3)
+    # under one full-size RGB array (3 h w; before, 5-13 h w were traced), beyond the RGBA buffer
+    # (4 h w) that Pillow's WebP decoder itself hands over as bytes
+    bound = (2 + (2.5 if fmt == "WEBP" else 0)) * h * w
+    assert peak < bound, f"{peak:,} bytes traced: full-size pixels reached numpy"
+    ref = cv2.resize(full, (512, 320), interpolation=cv2.INTER_AREA)
+    # box-reducing by 4 then area-resizing is a slightly different low-pass than one area resize
+    assert mae(small, ref) < 2.0 and np.abs(small.astype(int) - ref).max() < 40, mae(small, ref)
+    if "A" in mode:
+        assert (small[:, : 512 // 3 - 2] == 255).all()  # the transparent third stays white, not grey
+
+
+def test_reduced_alpha_is_averaged_premultiplied():
+    """Transparent pixels' hidden colour (black here) must not darken their opaque neighbours."""
+    a = np.zeros((1500, 2400, 4), np.uint8)
+    a[:, 1201:] = (200, 200, 200, 255)  # the edge falls inside a 4 x 4 reduction block
+    small = load(encode(PILImage.fromarray(a), "PNG"), max_side=512).pixels
+    assert small.min() >= 199, small.min()  # grey and white mixed; never darker than the grey
+
+
 # ---------------------------------------------------------------------------------------------------
 # Batches, folders, arrays, helpers
 
