@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -41,6 +41,10 @@ class Checked:
     original_sha256: str | None = None
     extra: dict = field(default_factory=dict)
 
+    def without_pictures(self) -> "Checked":
+        """The same outcome without the images an evidence report draws (what a batch keeps)."""
+        return replace(self, suspect_rgb=None, edit_mask=None, original_rgb=None, difference=None)
+
     def to_json(self) -> dict:
         if self.error is not None:
             return {"file": self.file, "verdict": None, "protected": None, "edited_fraction": None,
@@ -48,13 +52,13 @@ class Checked:
         d = {"file": self.file, "sha256": self.sha256, **self.result.to_dict()}
         if self.original_sha256 is not None:  # --original: did it align, and what the pixels say
             x = self.extra
-            d["original"] = {"sha256": self.original_sha256, "aligned": self.difference is not None,
+            d["original"] = {"sha256": self.original_sha256, "aligned": "pixel_edited_fraction" in x,
                              "inliers": x.get("original_inliers"), "is_matched_photo": x.get("original_is_matched_photo")}
             note = x.get("original_alignment") or x.get("original_note")
             if note:
                 d["original"]["note"] = note
-        if self.difference is not None:
-            d["pixel_edited_fraction"] = self.extra.get("pixel_edited_fraction")
+        if "pixel_edited_fraction" in self.extra:  # kept when the pictures are dropped
+            d["pixel_edited_fraction"] = self.extra["pixel_edited_fraction"]
         return d
 
 
@@ -91,13 +95,12 @@ def _compare_original(c: Checked, image: Image, suspect: View, original: Image, 
     computed when the alignment is strong (ORIGINAL_MIN_SUPPORT), or when the original is the matched
     protected photo and its alignment agrees with the fingerprints' one."""
     c.original_sha256 = original.sha256
-    ov = View(original.pixels)
+    ov, oq, kp = _prepared(original)
     matched = c.result.fingerprint if c.result.verdict != NO_MATCH else None
     same = None
     if matched is not None:
-        same = matcher.compare(Query.compute(original, ov), matched).verdict in (IDENTICAL, NEAR_DUPLICATE)
+        same = matcher.compare(oq, matched).verdict in (IDENTICAL, NEAR_DUPLICATE)
         c.extra["original_is_matched_photo"] = same
-    kp = Keypoints.compute(ov, k=ORIGINAL_KEYPOINTS, bits=256)
     al = verify(kp, Keypoints.query(suspect), upscale(image.width, image.height),
                 upscale(original.width, original.height))
     strong = al is not None and al.support >= ORIGINAL_MIN_SUPPORT
@@ -119,8 +122,111 @@ def _compare_original(c: Checked, image: Image, suspect: View, original: Image, 
     c.extra["original_inliers"] = al.inliers
 
 
+_PREPARED: list = []  # [(original, (view, query, keypoints))]: one original serves a whole batch
+
+
+def _prepared(original: Image) -> tuple[View, Query, Keypoints]:
+    if not _PREPARED or _PREPARED[0][0] is not original:
+        ov = View(original.pixels)
+        _PREPARED[:] = [(original, (ov, Query.compute(original, ov),
+                                    Keypoints.compute(ov, k=ORIGINAL_KEYPOINTS, bits=256)))]
+    return _PREPARED[0][1]
+
+
 def _agree(a: np.ndarray, b: np.ndarray, w: int, h: int) -> bool:
     """Two transforms of a w x h working frame move its corners to within AGREE_PX of each other."""
     corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
     pa, pb = corners @ a[:, :2].T + a[:, 2], corners @ b[:, :2].T + b[:, 2]
     return float(np.linalg.norm(pa - pb, axis=1).max()) <= AGREE_PX
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batches
+
+
+def bundle_matcher(fingerprints) -> Matcher:
+    """A matcher over a bundle's fingerprints, keyed by their position ("0", "1", ...)."""
+    m = Matcher()
+    for i, fp in enumerate(fingerprints):
+        m.add(f"{i}", fp)
+    return m
+
+
+def _safe_check(matcher: Matcher, path, original: Image | None, pictures: bool) -> Checked:
+    try:
+        c = check_one(matcher, path, original=original)
+    except Exception as e:  # a bug must not stop the batch
+        from .errors import unexpected
+
+        c = Checked(str(path), error=unexpected(e))
+    return c if pictures else c.without_pictures()
+
+
+def check_many(matcher: Matcher, files, *, original: Image | None = None, pictures: bool = True):
+    """Check files one after the other; yields (position, Checked) in order. Without `pictures` only
+    what a table or JSON line needs is kept (a batch of 10,000 suspects would otherwise hold ~6 GB)."""
+    for i, f in enumerate(files):
+        yield i, _safe_check(matcher, f, original, pictures)
+
+
+_W: dict = {}
+
+
+def _worker_init(bundle_path: str, original_path: str | None) -> None:
+    from . import bundle as bundle_mod
+
+    cv2.setNumThreads(1)
+    _W["matcher"] = bundle_matcher(bundle_mod.read(bundle_path).fingerprints)
+    _W["original"] = load(original_path, max_side=WORK_SIDE) if original_path else None
+
+
+def _worker_check(path: str, pictures: bool) -> Checked:
+    return _safe_check(_W["matcher"], path, _W["original"], pictures)
+
+
+WORKER_DIED = "a worker process died on this file (out of memory, or a crash inside a decoder)"
+
+
+def check_parallel(bundle_path, files, *, workers: int, original_path=None, pictures: bool = True):
+    """`check_many` on `workers` processes, each with its own matcher; yields (position, Checked) as
+    they finish. If a process dies, the files it may have held are checked again one by one, each in
+    a process of its own, so that only the file that kills a process is reported."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    files = list(files)
+    args = (str(bundle_path), str(original_path) if original_path else None)
+    ctx = mp.get_context("spawn")  # faiss and OpenCV threads do not survive a fork
+
+    def pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n, mp_context=ctx, initializer=_worker_init, initargs=args)
+
+    todo, suspects = list(enumerate(files))[::-1], []
+    while todo:
+        ex, running = pool(workers), {}
+        try:
+            while todo or running:
+                while todo and len(running) < 4 * workers:
+                    i, f = todo[-1]
+                    running[ex.submit(_worker_check, str(f), pictures)] = i
+                    todo.pop()
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = running.pop(fut)
+                    try:
+                        yield i, fut.result()
+                    except BrokenProcessPool:
+                        suspects.append(i)
+        except BrokenProcessPool:  # raised by submit once the pool is broken
+            pass
+        finally:
+            suspects += running.values()
+            ex.shutdown(wait=True, cancel_futures=True)
+        for i in sorted(set(suspects)):  # alone, so that only the culprit fails
+            with pool(1) as solo:
+                try:
+                    yield i, solo.submit(_worker_check, str(files[i]), pictures).result()
+                except BrokenProcessPool:
+                    yield i, Checked(str(files[i]), error=WORKER_DIED)
+        suspects = []

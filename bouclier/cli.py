@@ -105,20 +105,18 @@ def check(
     original: Optional[Path] = typer.Option(None, "--original", help="The protected original, for a pixel-level diff."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per suspect per line on stdout."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML evidence report."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes checking suspects at once (JSON lines then come "
+                                "in the order they finish; the table and report keep the input order)."),
 ) -> None:
     """Check suspects against protected fingerprints: verdict, matched photo, edited region."""
     from . import bundle as bundle_mod
-    from .check import Checked, check_one
+    from .check import bundle_matcher, check_many, check_parallel
     from .load import find_images, load
-    from .match import Matcher
 
     try:
         b = bundle_mod.read(against)
     except BouclierError as e:
         fail(str(e))
-    matcher = Matcher()
-    for i, fp in enumerate(b.fingerprints):
-        matcher.add(f"{i}", fp)
     orig = None
     if original is not None:
         try:
@@ -128,15 +126,17 @@ def check(
     files = find_images(suspects)
     if not files:
         fail("no suspect files found")
-    results = []
+    pictures = report is not None  # only a report draws them; a long batch would hold them all
+    if workers > 1 and len(files) > 1:
+        batch = check_parallel(against, files, workers=min(workers, len(files)), original_path=original,
+                               pictures=pictures)
+    else:
+        batch = check_many(bundle_matcher(b.fingerprints), files, original=orig, pictures=pictures)
+    results = [None] * len(files)
     with progress() as prog:
         task = prog.add_task("checking", total=len(files))
-        for f in files:
-            try:
-                c = check_one(matcher, f, original=orig)
-            except Exception as e:  # a bug must not stop the batch
-                c = Checked(str(f), error=unexpected(e))
-            results.append(c)
+        for i, c in batch:
+            results[i] = c
             prog.advance(task)
             if as_json:
                 print(json.dumps(c.to_json()), flush=True)

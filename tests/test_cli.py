@@ -287,6 +287,74 @@ def test_check_json_verdicts(checked, astronaut_derivative):
     assert "truncated" in corrupt["error"]
 
 
+def _strip_volatile(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "algorithm"}
+
+
+def test_check_on_several_processes_gives_the_same_rows(workspace, checked):
+    """--workers 2: the same JSON objects (in the order they finish), the table in input order, and
+    --original prepared in each worker."""
+    s = workspace["suspects"]
+    files = (s / "derivative.jpg", s / "unrelated.jpg", s / "corrupt.jpg", workspace["album"] / "trip" / "rocket.jpg")
+    r = bouclier("check", *files, "--against", workspace["bundle"], "--json", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    by_file = {row["file"]: _strip_volatile(row) for row in json_lines(r.stdout)}
+    assert by_file == {row["file"]: _strip_volatile(row) for row in checked[1]}
+    r = bouclier("check", *files, "--against", workspace["bundle"], "--workers", "3")
+    assert r.returncode == 0, r.stderr
+    assert [r.stdout.index(f.name) for f in files] == sorted(r.stdout.index(f.name) for f in files)
+    r = bouclier("check", files[0], files[1], "--against", workspace["bundle"], "--json", "--workers", "2",
+                 "--original", workspace["album"] / "astronaut.jpg")
+    rows = {Path(j["file"]).name: j for j in json_lines(r.stdout)}
+    assert rows["derivative.jpg"]["original"]["aligned"] is True and "pixel_edited_fraction" in rows["derivative.jpg"]
+    assert rows["unrelated.jpg"]["verdict"] == "no-match"
+    r = bouclier("check", files[0], "--against", workspace["bundle"], "--workers", "0")
+    assert r.returncode == 2 and "--workers" in r.stderr  # a usage error
+
+
+def test_a_worker_process_that_dies_costs_only_its_file(tmp_path, workspace):
+    """A file that kills its worker process (a decoder crash, the kernel's OOM killer) is reported as
+    such; the files the other workers held are checked again and keep their verdicts."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if '--multiprocessing-fork' in sys.argv:  # only inside check's (spawned) worker processes\n"
+        "    import bouclier.check as c\n"
+        "    real = c.check_one\n"
+        "    def check_one(matcher, source, **kw):\n"
+        "        if str(source).endswith('unrelated.jpg'):\n"
+        "            os._exit(9)\n"
+        "        return real(matcher, source, **kw)\n"
+        "    c.check_one = check_one\n")
+    s = workspace["suspects"]
+    files = [s / "derivative.jpg", s / "unrelated.jpg", s / "small-copy.jpg", workspace["album"] / "coffee.jpg",
+             workspace["album"] / "camera.jpg"]
+    r = bouclier("check", *files, "--against", workspace["bundle"], "--json", "--workers", "2",
+                 PYTHONPATH=os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    assert r.returncode == 0, r.stderr
+    rows = {Path(j["file"]).name: j for j in json_lines(r.stdout)}
+    assert sorted(rows) == sorted(f.name for f in files)
+    assert rows["unrelated.jpg"]["verdict"] is None and "worker process died" in rows["unrelated.jpg"]["error"]
+    assert rows["derivative.jpg"]["verdict"] == "manipulated-derivative"
+    assert (rows["coffee.jpg"]["verdict"], rows["coffee.jpg"]["protected"]) == ("identical", "coffee.jpg")
+    assert (rows["camera.jpg"]["verdict"], rows["camera.jpg"]["protected"]) == ("identical", "camera.jpg")
+    assert rows["small-copy.jpg"]["protected"] == "chelsea.png"
+
+
+def test_a_batch_keeps_no_pictures_unless_a_report_needs_them(workspace):
+    """10,000 suspects would hold ~6 GB of working copies; without --report only the outcome is kept."""
+    from bouclier.check import bundle_matcher, check_many
+
+    m = bundle_matcher(bundle_mod.read(workspace["bundle"]).fingerprints)
+    files = [workspace["suspects"] / "derivative.jpg", workspace["album"] / "coffee.jpg"]
+    kept = [c for _, c in check_many(m, files, original=None, pictures=True)]
+    light = [c for _, c in check_many(m, files, original=None, pictures=False)]
+    assert all(c.suspect_rgb is not None for c in kept) and kept[0].edit_mask is not None
+    assert all(c.suspect_rgb is None and c.edit_mask is None for c in light)
+    assert [_strip_volatile(c.to_json()) for c in light] == [_strip_volatile(c.to_json()) for c in kept]
+
+
 def test_check_folder_and_table_output(workspace):
     r = bouclier("check", workspace["suspects"], "--against", workspace["bundle"])
     assert r.returncode == 0, r.stderr
