@@ -326,28 +326,31 @@ def _reduced(im: PILImage.Image, target: tuple[int, int]) -> PILImage.Image:
     k = min(im.size[0] // target[0], im.size[1] // target[1])
     if k < 2:
         return im
-    mode = im.mode
-    if mode in ("P", "PA", "1", "LA", "La", "RGBa") or (mode in ("L", "RGB") and "transparency" in im.info):
-        im = im.convert("RGBA" if mode in ("LA", "La", "RGBa", "PA") or "transparency" in im.info else "RGB")
-    if im.mode not in ("L", "RGB", "RGBA", "I", "F"):  # 16-bit and exotic modes: numpy handles them at full size
+    im = _normal_mode(im)
+    if im.mode not in ("L", "RGB", "RGBA", "I", "F"):  # 16-bit modes: numpy handles them at full size
         return im
     return im.reduce(k)
 
 
-def _pil_to_rgb(im: PILImage.Image) -> np.ndarray:
-    """Any Pillow mode -> H x W x 3 uint8 RGB."""
+def _normal_mode(im: PILImage.Image) -> PILImage.Image:
+    """Any Pillow mode -> L, RGB, RGBA, or an integer/float mode that `_to_uint8` maps."""
     mode = im.mode
     if mode in ("P", "PA"):
-        im = im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
-    elif mode in ("1", "L", "RGB") and "transparency" in im.info:
-        im = im.convert("RGBA")  # tRNS colour key
-    elif mode in ("LA", "La", "RGBa"):
-        im = im.convert("RGBA")
-    elif mode == "1":
-        im = im.convert("L")
-    elif mode not in ("L", "RGB", "RGBA") and not mode.startswith(("I", "F")):
-        im = im.convert("RGB")  # CMYK, YCbCr, RGBX, HSV, LAB...
-    return _to_rgb_array(np.asarray(im))
+        return im.convert("RGBA" if mode == "PA" or "transparency" in im.info else "RGB")
+    if mode in ("1", "L", "RGB") and "transparency" in im.info:
+        return im.convert("RGBA")  # tRNS colour key
+    if mode in ("LA", "La", "RGBa"):
+        return im.convert("RGBA")
+    if mode == "1":
+        return im.convert("L")
+    if mode not in ("L", "RGB", "RGBA") and not mode.startswith(("I", "F")):
+        return im.convert("RGB")  # CMYK, YCbCr, RGBX, HSV, LAB...
+    return im
+
+
+def _pil_to_rgb(im: PILImage.Image) -> np.ndarray:
+    """Any Pillow mode -> H x W x 3 uint8 RGB."""
+    return _to_rgb_array(np.asarray(_normal_mode(im)))
 
 
 # Orientation (EXIF tag 0x0112) as numpy ops on an H x W x C array.
