@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .decide import IDENTICAL, NEAR_DUPLICATE, NO_MATCH
-from .errors import ImageError
+from .errors import ImageError, unexpected
 from .fingerprint import Query
 from .load import Image, load
 from .localise import pixel_difference
@@ -156,8 +156,6 @@ def _safe_check(matcher: Matcher, path, original: Image | None, pictures: bool) 
     try:
         c = check_one(matcher, path, original=original)
     except Exception as e:  # a bug must not stop the batch
-        from .errors import unexpected
-
         c = Checked(str(path), error=unexpected(e))
     return c if pictures else c.without_pictures()
 

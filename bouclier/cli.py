@@ -83,19 +83,19 @@ def protect(
     size = out.stat().st_size
     err.print(f"[green]protected[/] {len(fps)} photo(s) -> {out} ({size / max(len(fps), 1):.0f} bytes per photo)"
               + (f", {len(bad)} skipped" if bad else ""))
-    plain = _too_plain(fps)
-    if plain:
-        err.print(f"[yellow]note[/] {len(plain)} photo(s) too plain to match (PDQ quality under 50"
-                  + (")" if pdq_only else ", under 8 keypoints)") + ": only exact copies of them can be found ("
-                  + ", ".join(plain[:5]) + (", ..." if len(plain) > 5 else "") + ")")
+    _note_too_plain(fps, pdq_only)
 
 
-def _too_plain(fps) -> list[str]:
-    """Labels of the fingerprints only their same bytes can match (decide.too_plain)."""
-    from .decide import Thresholds, too_plain
+def _note_too_plain(fps, pdq_only: bool) -> None:
+    """Name the photos only their same bytes can match (decide.too_plain), in the rule's own terms."""
+    from .decide import PLAIN_KEYPOINTS, Thresholds, too_plain
 
     th = Thresholds.default()
-    return [fp.label for fp in fps if too_plain(fp, th)]
+    plain = [fp.label for fp in fps if too_plain(fp, th)]
+    if plain:
+        rule = f"PDQ quality under {th.pdq_min_quality}" + ("" if pdq_only else f", under {PLAIN_KEYPOINTS} keypoints")
+        err.print(f"[yellow]note[/] {len(plain)} photo(s) too plain to match ({rule}): only exact copies of them "
+                  "can be found (" + ", ".join(plain[:5]) + (", ..." if len(plain) > 5 else "") + ")")
 
 
 @app.command()
