@@ -10,7 +10,8 @@ Pipeline of `load`:
   3. open lazily with the matching Pillow plugin (header only) and check the declared size against
      `max_pixels` *before* any pixel memory is allocated;
   4. decode: JPEG through simplejpeg with DCT scaling when `max_side` asks for a smaller image
-     (measured faster than Pillow's draft and full decode), Pillow for everything else;
+     (measured faster than Pillow's draft and full decode), a still WebP through libwebp's own scaler
+     (bouclier.webp), Pillow for everything else;
   5. normalise to 8-bit RGB (palette, CMYK, 16-bit, float, alpha composited on white), shrink with
      cv2.INTER_AREA to `max_side`, apply the EXIF orientation.
 
@@ -38,6 +39,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image as PILImage
 
+from . import webp
 from .errors import BouclierError, ImageError, unexpected
 
 __all__ = [
@@ -431,7 +433,11 @@ def _decode(data: bytes, fmt: str, limits: Limits, max_side: int | None) -> tupl
         w, h = im.size
         _check_pixels(w, h, fmt, limits)  # before any pixel memory is allocated
         target = _target_size(w, h, max_side)
-        a = _decode_jpeg_fast(data, im, target) if fmt == "jpeg" else None
+        a = None
+        if fmt == "jpeg":
+            a = _decode_jpeg_fast(data, im, target)
+        elif fmt == "webp" and target != (w, h):
+            a = webp.decode_scaled(data, (w, h), target)
         if a is None:
             # Pillow's DCT scaling (output >= target) for CMYK JPEGs or when simplejpeg refused
             drafted = fmt == "jpeg" and target != (w, h) and im.draft("RGB", target) is not None

@@ -459,15 +459,88 @@ def test_max_side_reduces_large_images_before_numpy(fmt, mode):
     finally:
         tracemalloc.stop()
     assert small.shape == (320, 512, 3)
-    # under one full-size RGB array (3 h w; before, 5-13 h w were traced), beyond the RGBA buffer
-    # (4 h w) that Pillow's WebP decoder itself hands over as bytes
-    bound = (2 + (2.5 if fmt == "WEBP" else 0)) * h * w
+    # under one full-size RGB array (3 h w; before, 5-13 h w were traced), beyond the copy of the
+    # file that Pillow's WebP plugin reads when it opens one
+    bound = 2 * h * w + (len(data) if fmt == "WEBP" else 0)
     assert peak < bound, f"{peak:,} bytes traced: full-size pixels reached numpy"
     ref = cv2.resize(full, (512, 320), interpolation=cv2.INTER_AREA)
     # box-reducing by 4 then area-resizing is a slightly different low-pass than one area resize
     assert mae(small, ref) < 2.0 and np.abs(small.astype(int) - ref).max() < 40, mae(small, ref)
     if "A" in mode:
         assert (small[:, : 512 // 3 - 2] == 255).all()  # the transparent third stays white, not grey
+
+
+def test_webp_is_scaled_by_libwebp_while_decoding(monkeypatch):
+    """A still WebP larger than max_side goes through libwebp's scaler (bouclier.webp): the same
+    pixels as a full decode and an area resize, and Pillow's full-size path when libwebp is absent."""
+    from bouclier import webp
+
+    assert webp.available()  # Pillow's wheel ships libwebp
+    data = encode(PILImage.fromarray(photo_like(900, 1400)), "WEBP", quality=85)
+    full = load(data).pixels
+    calls = []
+    real = webp.decode_scaled
+    monkeypatch.setattr(webp, "decode_scaled", lambda *a: calls.append(a) or real(*a))
+    small = load(data, max_side=512).pixels
+    assert calls and small.shape == (329, 512, 3)
+    ref = cv2.resize(full, (512, 329), interpolation=cv2.INTER_AREA)
+    assert mae(small, ref) < 1.0 and np.abs(small.astype(int) - ref).max() < 24, mae(small, ref)
+    monkeypatch.setattr(webp, "_lib", lambda: None)  # no libwebp: Pillow decodes in full, then resizes
+    fallback = load(data, max_side=512).pixels
+    assert mae(fallback, ref) < 1.0 and mae(fallback, small) < 1.5
+
+
+def test_webp_scaled_path_keeps_orientation_alpha_and_errors():
+    a = np.full((400, 600, 3), 128, np.uint8)
+    a[:100, :100] = (255, 0, 0)
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    img = load(encode(PILImage.fromarray(a), "WEBP", quality=90, exif=exif), max_side=60)
+    assert img.pixels.shape == (60, 40, 3) and (img.width, img.height) == (400, 600)
+    assert img.pixels[3, 36, 0] > 200 and img.pixels[3, 36, 2] < 60  # top-left went top-right
+    # half-transparent edge, transparent colour black: composited on white, never darker than the grey
+    rgba = np.zeros((400, 600, 4), np.uint8)
+    rgba[:, 301:] = (200, 200, 200, 255)
+    small = load(encode(PILImage.fromarray(rgba), "WEBP", lossless=True), max_side=100).pixels
+    assert small.min() >= 199 and (small[:, :48] == 255).all()
+    # animated: libwebp's still decoder declines, Pillow gives the first frame, reduced
+    frames = [PILImage.new("RGB", (64, 64), c) for c in [(255, 0, 0), (0, 0, 255)]]
+    anim = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    assert load(anim, max_side=16).pixels[8, 8].tolist() == [255, 0, 0]
+    # damaged data on the scaled path is worded as before
+    data = encode(PILImage.fromarray(pattern(400, 600, texture=True)), "WEBP", quality=80)
+    assert "truncated" in reason_of(data[: len(data) // 2], max_side=100)
+    bad = bytearray(data)
+    bad[40:400] = bytes(360)
+    try:
+        load(bytes(bad), max_side=100)
+    except ImageError as e:
+        assert "WEBP" in e.reason
+    else:
+        pass  # a damaged VP8 payload may still decode to (wrong) pixels, as in Pillow
+
+
+def test_large_webp_peak_memory_is_the_output_not_the_photo(tmp_path):
+    """Measured in a fresh process: a 12 MP lossy WebP reduced to 512 px raises peak RSS by well under
+    a byte per pixel (Pillow's full-size decode needed about 15)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.webp"
+    PILImage.fromarray(cv2.resize(photo_like(300, 400), (4000, 3000))).save(path, "WEBP", quality=80)
+    warm = tmp_path / "small.webp"  # loaded first, so that imports and library set-up are not counted
+    PILImage.fromarray(photo_like(60, 80)).save(warm, "WEBP", quality=80)
+    code = (
+        "import resource, sys; from bouclier.load import load; "
+        "load(sys.argv[2], max_side=16); data = open(sys.argv[1], 'rb').read(); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "img = load(data, max_side=512); "
+        "print(img.pixels.shape[1], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(warm)], capture_output=True, text=True, check=True)
+    width, grown_kb = map(int, out.stdout.split())
+    assert width == 512
+    assert grown_kb * 1024 < 0.5 * 12e6, f"peak RSS grew {grown_kb} kB"
 
 
 def test_reduced_alpha_is_averaged_premultiplied():
@@ -559,6 +632,7 @@ _SEEDS = {
     "gif": encode(PILImage.fromarray(pattern(24, 32)), "GIF"),
     "webp": encode(PILImage.fromarray(pattern(24, 32, texture=True)), "WEBP", quality=70),
     "webp_lossless": encode(PILImage.fromarray(pattern(24, 32)), "WEBP", lossless=True),
+    "webp_alpha": encode(PILImage.fromarray(np.dstack([pattern(24, 32), pattern(24, 32)[..., 0]])), "WEBP"),
     "tiff_lzw": encode(PILImage.fromarray(pattern(24, 32)), "TIFF", compression="tiff_lzw"),
     "bmp": encode(PILImage.fromarray(pattern(24, 32)), "BMP"),
 }
