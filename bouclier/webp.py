@@ -18,6 +18,7 @@ import os
 from ctypes import c_int, c_size_t, c_uint32, c_void_p
 
 import numpy as np
+import PIL
 
 _ABI = 0x0209  # WEBP_DECODER_ABI_VERSION (major byte 2 since libwebp 0.5; 1.x keeps it)
 _MODE_RGB, _MODE_RGBA_PREMULTIPLIED = 0, 7  # WEBP_CSP_MODE: MODE_RGB, MODE_rgbA
@@ -58,15 +59,10 @@ class _Config(ctypes.Structure):
 
 
 def _candidates() -> list[str]:
-    try:
-        import PIL
-
-        site = os.path.dirname(os.path.dirname(PIL.__file__))
-        found = sorted(glob.glob(os.path.join(site, "pillow.libs", "libwebp-*.so*")))
-    except ImportError:
-        found = []
+    """Pillow's bundled libwebp (manylinux wheels put it in site-packages/pillow.libs), then the system's."""
+    site = os.path.dirname(os.path.dirname(PIL.__file__))
     system = ctypes.util.find_library("webp")
-    return found + ([system] if system else [])
+    return sorted(glob.glob(os.path.join(site, "pillow.libs", "libwebp-*.so*"))) + ([system] if system else [])
 
 
 @functools.cache
