@@ -1,4 +1,5 @@
-"""Command line: `bouclier protect`, `bouclier check`, `bouclier bench`, `bouclier demo`, and the service.
+"""Command line: `bouclier protect`, `bouclier check`, `bouclier hashes`, `bouclier bench`, `bouclier demo`,
+and the service.
 
 Exit status: 0 when the run worked, whatever the verdicts and even if some files were unreadable
 (each is reported); 1 for an I/O or input failure that stops the run (e.g. unreadable bundle);
@@ -258,6 +259,106 @@ def bench(
         err.print(f"calibrated thresholds written to {target}")
 
 
+hashes_app = typer.Typer(no_args_is_help=True, help="PDQ hash lists: a bundle's hashes for HMA / ThreatExchange / "
+                         "StopNCII, or such a list as a bundle to check against.")
+HASH_FORMATS = "threatexchange (a `pdq <hex>` line each), hma (signal JSON) or stopncii (hash records JSON)"
+
+
+def _check_format(fmt: str) -> None:
+    from .hashlist import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}", 2)
+
+
+@hashes_app.command("export")
+def hashes_export(
+    bundle_path: Path = typer.Argument(..., metavar="BUNDLE", help="Bundle written by `bouclier protect`."),
+    fmt: str = typer.Option(..., "--format", help=HASH_FORMATS),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="File to write (default: standard output)."),
+    min_quality: int = typer.Option(50, "--min-quality", min=0, max=100,
+                                    help="Leave out hashes under this PDQ quality (they match unrelated images)."),
+) -> None:
+    """Write the PDQ hashes of a bundle in another tool's format. Hashes only: no labels, no other signal."""
+    from . import bundle as bundle_mod
+    from . import hashlist
+
+    _check_format(fmt)
+    try:
+        b = bundle_mod.read(bundle_path)
+    except BouclierError as e:
+        fail(str(e))
+    hashes, low, seen = [], 0, set()
+    for fp in b.fingerprints:
+        if fp.pdq is None or fp.pdq_hex in seen:
+            continue
+        if fp.pdq.quality < min_quality:
+            low += 1
+            continue
+        seen.add(fp.pdq_hex)
+        hashes.append(fp.pdq_hex)
+    if fmt == "threatexchange":
+        text = hashlist.threatexchange_text(hashes)
+    else:
+        created = _epoch_of(b.meta.get("created"))
+        doc = hashlist.hma_json(hashes) if fmt == "hma" else {
+            "count": len(hashes), "hashRecords": hashlist.stopncii_records([(h, True, created) for h in hashes])}
+        text = json.dumps(doc, indent=1) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            out.write_text(text)
+        except OSError as e:
+            fail(f"cannot write {out}: {e.strerror or e}")
+    err.print(f"[green]exported[/] {len(hashes)} PDQ hash(es)" + (f" to {out}" if out else "")
+              + (f"; {low} under quality {min_quality} left out" if low else ""))
+
+
+def _epoch_of(iso) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(iso).timestamp())
+    except (TypeError, ValueError):
+        return 0
+
+
+@hashes_app.command("import")
+def hashes_import(
+    path: Path = typer.Argument(..., metavar="FILE", help="A hash list from HMA, ThreatExchange or StopNCII."),
+    fmt: str = typer.Option(..., "--format", help=HASH_FORMATS),
+    out: Path = typer.Option(..., "-o", "--out", help="Bundle to write (PDQ-only fingerprints)."),
+) -> None:
+    """Turn a PDQ hash list into a bundle, so that `bouclier check --against` finds copies of its images.
+
+    PDQ alone finds exact and near-exact copies (distance <= 31), not edited derivatives."""
+    from . import bundle as bundle_mod
+    from . import hashlist
+    from .fingerprint import Fingerprint
+
+    _check_format(fmt)
+    try:
+        records, skipped = hashlist.parse(fmt, path.read_bytes())
+    except OSError as e:
+        fail(f"{path}: cannot read ({e.strerror or e})")
+    except BouclierError as e:
+        fail(f"{path}: {e}")
+    active = hashlist.latest(records)
+    if not active:
+        fail(f"{path}: no active PDQ hash in it; no bundle written")
+    fps = [Fingerprint.pdq_only_hash(h, quality, label=f"pdq-{h[:12]}") for h, quality in active.items()]
+    meta = bundle_mod.new_meta(source=f"{fmt} hash list", pdq_only=True, count=len(fps))
+    try:
+        bundle_mod.write(out, bundle_mod.Bundle(fps, meta))
+    except OSError as e:
+        fail(f"cannot write {out}: {e.strerror or e}")
+    gone = len({h for h, _, a in records if not a} - set(active))
+    err.print(f"[green]imported[/] {len(fps)} PDQ hash(es) -> {out}"
+              + (f"; {skipped} other entr{'y' if skipped == 1 else 'ies'} skipped" if skipped else "")
+              + (f"; {gone} withdrawn" if gone else ""))
+
+
 def _mount_subcommands() -> None:
     """The service, evidence, web-account and case commands (each in its own package)."""
     from .cases.cli import case_app
@@ -266,6 +367,7 @@ def _mount_subcommands() -> None:
     from .web.cli import users_app
 
     app.command("serve")(serve)
+    app.add_typer(hashes_app, name="hashes")
     for sub, name in ((keys_app, "keys"), (db_app, "db"), (audit_app, "audit"), (evidence_app, "evidence"),
                       (users_app, "users"), (case_app, "case")):
         app.add_typer(sub, name=name)

@@ -6,6 +6,7 @@ signal kind (tag, kind version, length, payload), then a CRC-32 of everything be
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -62,6 +63,13 @@ class Fingerprint:
     @property
     def id(self) -> str:
         return self.sha256[:16]
+
+    @classmethod
+    def pdq_only_hash(cls, hex_str: str, quality: int = 100, label: str = "") -> "Fingerprint":
+        """A PDQ-only fingerprint for a hash from a list (no photo file, so a sha256 no real file can have)."""
+        pdq = PDQ.from_hex(hex_str, max(0, min(100, int(quality))))
+        fake_sha = hashlib.sha256(b"bouclier-import:" + pdq.hex.encode()).hexdigest()
+        return cls(label, fake_sha, 0, 0, {"pdq": pdq})
 
     def to_bytes(self) -> bytes:
         label = self.label.encode()[:255]

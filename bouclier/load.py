@@ -482,7 +482,7 @@ def _read(path: str, limits: Limits) -> bytes:
                 raise _Reject("not a regular file")
             return f.read(limits.max_bytes + 1)
     except (FileNotFoundError, NotADirectoryError):
-        raise _Reject("no such file") from None
+        raise _Reject("broken link (its target is missing)" if os.path.islink(path) else "no such file") from None
     except PermissionError:
         raise _Reject("permission denied") from None
     except IsADirectoryError:
@@ -566,7 +566,8 @@ def find_images(paths: Iterable[str | os.PathLike], recursive: bool = True) -> l
     reports them). Folders are walked in sorted order (recursively unless `recursive=False`),
     skipping hidden files and folders, non-regular files, folder symlinks (no loops) and files whose
     suffix is in SKIP_SUFFIXES (sidecars such as Google Takeout .json, documents, videos, bundles):
-    reporting thousands of sidecars as "not an image" would bury real problems. Any other file is
+    reporting thousands of sidecars as "not an image" would bury real problems. Broken file links are
+    listed, so that the loader reports them (a photo on an unmounted drive). Any other file is
     included whatever its extension; content decides (an image named .dat still loads). Unreadable
     sub-folders are skipped. Duplicates (same real path) are listed once.
     """
@@ -593,8 +594,9 @@ def find_images(paths: Iterable[str | os.PathLike], recursive: bool = True) -> l
                 try:
                     if not stat.S_ISREG(p.stat().st_mode):
                         continue
-                except OSError:  # broken symlink, vanished file
-                    continue
+                except OSError:  # a broken link is listed (a photo the user thinks is there); a vanished file is not
+                    if not p.is_symlink():
+                        continue
                 add(p)
     return out
 

@@ -86,12 +86,16 @@ def _one_to_one(rows: np.ndarray, cols: np.ndarray, d: np.ndarray, max_d: float)
     return np.array(pi, int), np.array(qi, int)
 
 
+_PREV = np.roll(np.arange(360 // ANGLE_BIN), 1)
+_NEXT = np.roll(np.arange(360 // ANGLE_BIN), -1)
+
+
 def _angle_filter(pang: np.ndarray, qang: np.ndarray) -> np.ndarray:
     """Keep matches whose orientation difference agrees with the dominant one (±2 bins)."""
     da = (qang - pang) % 360
     nb = 360 // ANGLE_BIN
     hist = np.bincount((da // ANGLE_BIN).astype(int) % nb, minlength=nb)
-    smooth = hist + np.roll(hist, 1) + np.roll(hist, -1)
+    smooth = hist + hist[_PREV] + hist[_NEXT]  # circular neighbours
     centre = (np.argmax(smooth) + 0.5) * ANGLE_BIN
     return np.abs((da - centre + 180) % 360 - 180) <= 2 * ANGLE_BIN
 

@@ -512,3 +512,67 @@ def test_check_report_is_self_contained(tmp_path, workspace):
     assert "data:image/jpeg;base64," in html
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+
+
+# --------------------------------------------------------------------------------------------------
+# hashes: PDQ lists for HMA / ThreatExchange / StopNCII
+
+
+@pytest.mark.parametrize("fmt", ["threatexchange", "hma", "stopncii"])
+def test_hashes_export_then_import_finds_copies_by_pdq(tmp_path, workspace, fmt):
+    listing = tmp_path / "list.out"
+    r = bouclier("hashes", "export", workspace["bundle"], "--format", fmt, "-o", listing)
+    assert r.returncode == 0, r.stderr
+    want = {fp.pdq_hex for fp in bundle_mod.read(workspace["bundle"]).fingerprints if fp.pdq.quality >= 50}
+    text = listing.read_text()
+    assert all(h in text for h in want) and "astronaut" not in text  # hashes only, never labels
+    if fmt != "threatexchange":
+        json.loads(text)
+    back = tmp_path / "from-list.bcl"
+    r = bouclier("hashes", "import", listing, "--format", fmt, "-o", back)
+    assert r.returncode == 0, r.stderr
+    fps = bundle_mod.read(back).fingerprints
+    assert {fp.pdq_hex for fp in fps} == want and all(fp.pdq_only for fp in fps)
+    # a JPEG copy of a protected photo is found by PDQ alone; the unrelated photo is not
+    copy = tmp_path / "copy.jpg"
+    copy.write_bytes((workspace["album"] / "coffee.jpg").read_bytes())
+    r = bouclier("check", copy, workspace["suspects"] / "unrelated.jpg", "--against", back, "--json")
+    assert r.returncode == 0, r.stderr
+    got = {Path(d["file"]).name: d["verdict"] for d in json_lines(r.stdout)}
+    assert got["copy.jpg"] in ("identical", "near-duplicate") and got["unrelated.jpg"] == "no-match"
+
+
+def test_hashes_export_leaves_out_low_quality_hashes(tmp_path, workspace):
+    from bouclier.fingerprint import Fingerprint
+
+    low = Fingerprint.pdq_only_hash("ab" * 32, 20, label="flat")
+    good = Fingerprint.pdq_only_hash("cd" * 32, 90, label="fine")
+    b = tmp_path / "mixed.bcl"
+    bundle_mod.write(b, bundle_mod.Bundle([low, good, good], {}))
+    r = bouclier("hashes", "export", b, "--format", "threatexchange")
+    assert r.stdout == "pdq " + "cd" * 32 + "\n" and "1 under quality 50 left out" in r.stderr
+    r = bouclier("hashes", "export", b, "--format", "threatexchange", "--min-quality", "0")
+    assert r.stdout.splitlines() == ["pdq " + "ab" * 32, "pdq " + "cd" * 32]
+
+
+def test_hashes_import_reports_bad_lists_and_applies_withdrawals(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("pdq " + "ab" * 32 + "\npdq nothex\n")
+    r = bouclier("hashes", "import", bad, "--format", "threatexchange", "-o", tmp_path / "x.bcl")
+    assert r.returncode == 1 and "line 2: not a PDQ hash" in r.stderr and not (tmp_path / "x.bcl").exists()
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    r = bouclier("hashes", "import", deep, "--format", "hma", "-o", tmp_path / "x.bcl")
+    assert r.returncode == 1 and "invalid JSON" in r.stderr and "Traceback" not in r.stderr
+    r = bouclier("hashes", "import", bad, "--format", "csv", "-o", tmp_path / "x.bcl")
+    assert r.returncode == 2 and "--format must be one of" in r.stderr
+    recs = [{"signalType": "ImagePDQ", "hashValue": "ab" * 32, "hashStatus": "Active", "lastModtimestamp": 1},
+            {"signalType": "ImagePDQ", "hashValue": "cd" * 32, "hashStatus": "Active", "lastModtimestamp": 1},
+            {"signalType": "ImagePDQ", "hashValue": "ab" * 32, "hashStatus": "Withdrawn", "lastModtimestamp": 2},
+            {"signalType": "VideoMD5", "hashValue": "00", "lastModtimestamp": 1}]
+    sn = tmp_path / "stopncii.json"
+    sn.write_text(json.dumps({"hashRecords": recs}))
+    r = bouclier("hashes", "import", sn, "--format", "stopncii", "-o", tmp_path / "s.bcl")
+    assert r.returncode == 0, r.stderr
+    assert "1 other entry skipped" in r.stderr and "1 withdrawn" in r.stderr
+    assert [fp.pdq_hex for fp in bundle_mod.read(tmp_path / "s.bcl").fingerprints] == ["cd" * 32]

@@ -592,6 +592,13 @@ def test_find_images(tmp_path):
     assert rel == ["a.png", "noext", "z.jpg", "b/x.heic", "b/deep/y.webp"]
     flat = [p.name for p in find_images([tmp_path], recursive=False)]
     assert flat == ["a.png", "noext", "z.jpg"]
+    # a broken link is listed and reported (a photo the user believes protected); a FIFO is skipped
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "b" / "link.jpg")
+    os.mkfifo(tmp_path / "b" / "pipe.jpg")
+    rel = [p.relative_to(tmp_path).as_posix() for p in find_images([tmp_path / "b"])]
+    assert rel == ["b/link.jpg", "b/x.heic", "b/deep/y.webp"]
+    with pytest.raises(ImageError, match="broken link"):
+        load(tmp_path / "b" / "link.jpg")
     # files given explicitly are kept as given, even odd or missing ones; duplicates listed once
     given = [tmp_path / "a.png.json", tmp_path / "missing.jpg", tmp_path / "z.jpg"]
     assert find_images(given + [tmp_path / "z.jpg"]) == given

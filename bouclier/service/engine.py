@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 from ..bundle import loads as bundle_loads
 from ..decide import VERDICTS, Thresholds, too_plain
@@ -40,10 +39,8 @@ def normalise_pdq(hex_str: str) -> str:
 
 
 def pdq_fingerprint(hex_str: str, quality: int = 100) -> Fingerprint:
-    """A PDQ-only fingerprint for an imported hash (no photo file, so a sha256 no real file can have)."""
-    h = normalise_pdq(hex_str)
-    fake_sha = hashlib.sha256(b"bouclier-import:" + h.encode()).hexdigest()
-    return Fingerprint("", fake_sha, 0, 0, {"pdq": PDQ.from_hex(h, max(0, min(100, int(quality))))})
+    """A PDQ-only fingerprint for an imported hash."""
+    return Fingerprint.pdq_only_hash(hex_str, quality)
 
 
 def bank_thresholds(thresholds: dict | None) -> Thresholds:

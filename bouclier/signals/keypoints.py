@@ -485,17 +485,23 @@ class DescriptorIndex(SignalIndex):
             key, first = np.unique(((slots * ANGLE_BINS + dbin) * span + hit)[order], return_index=True)
             weight = 1.0 - d[order[first]] / (self.max_distance + 1)
             sb, inv = np.unique(key // span, return_inverse=True)
-            grid = dict(zip(sb.tolist(), np.bincount(inv, weights=weight).tolist()))
-            for u, c in grid.items():
-                s_, b_ = divmod(u, ANGLE_BINS)
-                v = c + grid.get(s_ * ANGLE_BINS + (b_ + 1) % ANGLE_BINS, 0) + grid.get(
-                    s_ * ANGLE_BINS + (b_ - 1) % ANGLE_BINS, 0)
-                if v > votes.get(s_, 0):
-                    votes[s_] = v
+            photo, b = np.divmod(sb, ANGLE_BINS)
+            photos, at = np.unique(photo, return_inverse=True)
+            grid = np.zeros((len(photos), ANGLE_BINS))  # summed weights per (photo, bin)
+            grid[at, b] = np.bincount(inv, weights=weight)
+            seen = np.zeros(grid.shape, bool)
+            seen[at, b] = True
+            # a bin's votes with its two neighbours' (circular), best bin per photo
+            v = np.where(seen, grid + grid[:, _NEXT_BIN] + grid[:, _PREV_BIN], -np.inf).max(axis=1)
+            for s_, best in zip(photos.tolist(), v.tolist()):
+                if best > votes.get(s_, 0):
+                    votes[s_] = best
         return votes
 
 
 ANGLE_BINS = 16
+_NEXT_BIN = np.roll(np.arange(ANGLE_BINS), -1)
+_PREV_BIN = np.roll(np.arange(ANGLE_BINS), 1)
 
 
 def _angle_bins(angle: np.ndarray) -> np.ndarray:

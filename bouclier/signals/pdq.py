@@ -109,7 +109,10 @@ def hex_to_bytes(hex_str: str) -> bytes:
 
 
 def distance(a: bytes, b: bytes) -> int:
-    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b)), "big").bit_count()
+    """Hamming distance of two hashes of the same length."""
+    if len(a) != len(b):
+        raise ValueError(f"PDQ hashes of different lengths ({len(a)} and {len(b)} bytes)")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
 
 @register
@@ -175,7 +178,7 @@ class PDQQuery:
         """(distance, variant index) of the closest variant."""
         hs = self.hashes if dihedral else self.hashes[:1]
         d = [distance(h, protected) for h in hs]
-        i = int(np.argmin(d))
+        i = min(range(len(d)), key=d.__getitem__)  # the first closest
         return d[i], i
 
 
