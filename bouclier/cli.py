@@ -300,7 +300,7 @@ def hashes_export(
     if fmt == "threatexchange":
         text = hashlist.threatexchange_text(hashes)
     else:
-        created = _epoch_of(b.meta.get("created"))
+        created = hashlist.epoch(b.meta.get("created"))
         doc = hashlist.hma_json(hashes) if fmt == "hma" else {
             "count": len(hashes), "hashRecords": hashlist.stopncii_records([(h, True, created) for h in hashes])}
         text = json.dumps(doc, indent=1) + "\n"
@@ -313,15 +313,6 @@ def hashes_export(
             fail(f"cannot write {out}: {e.strerror or e}")
     err.print(f"[green]exported[/] {len(hashes)} PDQ hash(es)" + (f" to {out}" if out else "")
               + (f"; {low} under quality {min_quality} left out" if low else ""))
-
-
-def _epoch_of(iso) -> int:
-    from datetime import datetime
-
-    try:
-        return int(datetime.fromisoformat(iso).timestamp())
-    except (TypeError, ValueError):
-        return 0
 
 
 @hashes_app.command("import")

@@ -14,6 +14,7 @@ the service's exchange endpoints (HTTP).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from .errors import FormatError
 from .signals.pdq import PDQ
@@ -119,6 +120,14 @@ def threatexchange_text(hashes: list[str]) -> str:
 
 def hma_json(hashes: list[str]) -> list[dict]:
     return [{"pdq": h} for h in hashes]
+
+
+def epoch(iso) -> int:
+    """Epoch seconds of an ISO time (StopNCII's lastModtimestamp); 0 when missing or unreadable."""
+    try:
+        return int(datetime.fromisoformat(iso).timestamp())
+    except (TypeError, ValueError):
+        return 0
 
 
 def stopncii_records(entries: list[tuple[str, bool, int]]) -> list[dict]:

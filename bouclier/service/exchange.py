@@ -6,8 +6,6 @@ the StopNCII shape, or a threatexchange signal file (snapshot).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from .. import hashlist
 from .errors import bad_request, too_large
 
@@ -26,15 +24,8 @@ def parse_import(fmt: str, body: bytes, max_records: int) -> tuple[list[tuple[st
     return records, skipped
 
 
-def _epoch(ts: str) -> int:
-    try:
-        return int(datetime.fromisoformat(ts).timestamp())
-    except ValueError:
-        return 0
-
-
 def render_stopncii(page: dict) -> dict:
-    recs = hashlist.stopncii_records([(s["pdq"], s["op"] == "add", _epoch(s["updated_at"]))
+    recs = hashlist.stopncii_records([(s["pdq"], s["op"] == "add", hashlist.epoch(s["updated_at"]))
                                       for s in page["signals"] if s["pdq"]])
     return {"count": len(recs), "nextPageToken": str(page["cursor"]), "nextSetTimestamp": page["cursor"],
             "hasMoreRecords": page["has_more"], "hashRecords": recs}
