@@ -292,11 +292,11 @@ def hashes_export(
     for fp in b.fingerprints:
         if fp.pdq is None or fp.pdq_hex in seen:
             continue
+        seen.add(fp.pdq_hex)
         if fp.pdq.quality < min_quality:
             low += 1
-            continue
-        seen.add(fp.pdq_hex)
-        hashes.append(fp.pdq_hex)
+        else:
+            hashes.append(fp.pdq_hex)
     if fmt == "threatexchange":
         text = hashlist.threatexchange_text(hashes)
     else:
