@@ -13,7 +13,7 @@ from .errors import ImageError, unexpected
 from .fingerprint import Query
 from .load import Image, load
 from .localise import pixel_difference
-from .match import Matcher, MatchResult
+from .match import Matcher, MatchResult, frame_corners, instance
 from .signals import View
 from .signals.base import WORK_SIDE
 from .signals.keypoints import Keypoints
@@ -39,6 +39,8 @@ class Checked:
     original_rgb: np.ndarray | None = None  # the original aligned onto the suspect (if given)
     difference: np.ndarray | None = None  # float 0-1 pixel difference map (if original given)
     original_sha256: str | None = None
+    matches: list[dict] = field(default_factory=list)  # every protected photo found in it, `result` first
+    other_outlines: list[np.ndarray] = field(default_factory=list)  # 4x2 corners of the others' frames
     extra: dict = field(default_factory=dict)
 
     def without_pictures(self) -> "Checked":
@@ -49,7 +51,7 @@ class Checked:
         if self.error is not None:
             return {"file": self.file, "verdict": None, "protected": None, "edited_fraction": None,
                     "scores": {}, "error": self.error}
-        d = {"file": self.file, "sha256": self.sha256, **self.result.to_dict()}
+        d = {"file": self.file, "sha256": self.sha256, **self.result.to_dict(), "matches": self.matches}
         if self.original_sha256 is not None:  # --original: did it align, and what the pixels say
             x = self.extra
             d["original"] = {"sha256": self.original_sha256, "aligned": "pixel_edited_fraction" in x,
@@ -70,18 +72,21 @@ def check_one(matcher: Matcher, source: str | Path | bytes, *, name: str | None 
     except ImageError as e:
         return Checked(label, error=e.reason)
     view = View(image.pixels)
-    result = matcher.match_query(Query.compute(image, view))
+    q = Query.compute(image, view)
+    found = matcher.match_all(q)
+    result = found[0]
     c = Checked(label, image.sha256, result, suspect_rgb=view.rgb)
     if result.alignment is not None:
-        fp = result.fingerprint
-        kp = fp.signals["orb"]
+        kp = result.fingerprint.signals["orb"]
         m = result.alignment.matrix
-        corners = np.array([[0, 0], [kp.width - 1, 0], [kp.width - 1, kp.height - 1], [0, kp.height - 1]], float)
-        c.outline = corners @ m[:, :2].T + m[:, 2]
+        c.outline = frame_corners(result)
         c.inlier_points = kp.xy[result.alignment.protected_inliers] @ m[:, :2].T + m[:, 2]
         if result.edit_map is not None:
             h, w = view.rgb.shape[:2]
             c.edit_mask = result.edit_map.suspect_mask(w, h, w, h)
+    if result.verdict != NO_MATCH:
+        c.matches = [instance(r, q) for r in found]
+        c.other_outlines = [frame_corners(r) for r in found[1:] if r.alignment is not None]
     if original is not None:
         _compare_original(c, image, view, original, matcher)
     return c

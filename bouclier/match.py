@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import faiss
 import numpy as np
 
 from . import __version__
-from .decide import NO_MATCH, RANK, Thresholds, decide, match_score
+from .decide import DERIVATIVE, NO_MATCH, RANK, Thresholds, decide, match_score
 from .fingerprint import Fingerprint, Query
 from .localise import EditMap, localise
 from .signals import REGISTRY
 from .signals.base import work_size
+from .signals.keypoints import KeypointQuery
 from .verify import Alignment, upscale, verify
 
 # One match is small work: faiss's thread pool only adds contention (1.7 s vs 9 ms seen under load).
 faiss.omp_set_num_threads(1)
+
+MAX_INSTANCES = 4  # protected photos (or copies of one) reported in one suspect by `match_all`
+MIN_PART_KEYPOINTS = 30  # suspect keypoints a part must keep to be searched for another instance
+INSTANCE_OVERLAP = 0.5  # an instance whose frame lies more than this inside earlier ones is dropped
 
 ALGORITHM = "bouclier-orb-grid"
 ALGORITHM_VERSION = 5  # 5: PDQ decides only at quality >= 50 (fingerprints as in 4)
@@ -131,7 +137,7 @@ class Matcher:
 
     def candidates(self, q: Query, exclude: str | None = None) -> list[int]:
         found: dict[int, tuple[float, float]] = {}  # slot -> (pdq score, votes)
-        if "pdq" in self._indexes:
+        if "pdq" in self._indexes and q.pdq is not None:
             for s, v in self._indexes["pdq"].search(q.pdq).items():
                 found[s] = (v, found.get(s, (0, 0))[1])
         if "orb" in self._indexes:
@@ -150,7 +156,7 @@ class Matcher:
     def _align(self, q: Query, fp: Fingerprint) -> _Aligned:
         """The cheap half of `compare`: PDQ distance and geometric verification."""
         a = _Aligned()
-        if fp.pdq is not None:
+        if fp.pdq is not None and q.pdq is not None:
             a.pdq_distance, a.pdq_variant = q.pdq.best(fp.pdq.hash)
             a.pdq_quality = min(q.pdq.quality, fp.pdq.quality)
         kp = fp.signals.get("orb")
@@ -205,8 +211,46 @@ class Matcher:
         step) only for those that can still beat the best so far, strongest first. The result is
         the one `compare` on every candidate would give (ties go to the earlier candidate).
         `exclude` leaves one protected key out, as if it were not protected (calibration)."""
+        slots, aligned = self._verified(q, exclude)
+        return self._final(self._pick(q, slots, aligned), len(slots))
+
+    def match_all(self, q: Query, exclude: str | None = None, limit: int = MAX_INSTANCES) -> list[MatchResult]:
+        """Every protected photo the suspect shows, up to `limit`: a collage of several, or a
+        before/after pair (the photo and its edit side by side). The first instance is `match_query`'s
+        result; each next one is the best match of the suspect's keypoints outside the frames found so
+        far, among the candidates that verified at `min_score` against the whole suspect (a part
+        cannot align better than the whole), and must lie mostly outside them. Ordered for reporting:
+        a manipulated derivative before a near-duplicate, then by score. No match: one no-match result."""
+        slots, aligned = self._verified(q, exclude)
+        found = [self._final(self._pick(q, slots, aligned), len(slots))]
+        if found[0].verdict == NO_MATCH:
+            return found
+        pool = [s for s, a in zip(slots, aligned) if a.support >= self.thresholds.min_score]
+        kq = q.keypoints
+        taken = np.zeros((kq.height, kq.width), np.uint8)
+        _cover(taken, found[0])
+        if found[0].alignment is None:  # same bytes or PDQ without keypoints: the whole suspect is that photo
+            taken[:] = 1
+        while len(found) < limit:
+            part = _outside(q, taken)
+            if part is None:
+                break
+            r = self._pick(part, pool, [self._align(part, self._fps[s]) for s in pool])
+            if r is None or r.verdict == NO_MATCH:
+                break
+            frame = _cover(np.zeros_like(taken), r)
+            if (frame & taken).sum() > INSTANCE_OVERLAP * max(int(frame.sum()), 1):
+                break  # the same place again, not another instance
+            r.scores["candidates"] = len(pool)
+            found.append(r)
+            taken |= frame
+        return sorted(found, key=report_order, reverse=True)
+
+    def _verified(self, q: Query, exclude: str | None) -> tuple[list[int], list[_Aligned]]:
         slots = self.candidates(q, exclude)
-        aligned = [self._align(q, self._fps[s]) for s in slots]
+        return slots, [self._align(q, self._fps[s]) for s in slots]
+
+    def _pick(self, q: Query, slots: list[int], aligned: list[_Aligned]) -> MatchResult | None:
         bound = [self._best_possible(a) for a in aligned]
         best: MatchResult | None = None
         best_key, best_at = None, -1
@@ -218,7 +262,9 @@ class Matcher:
             k = rank_key(r)
             if best is None or k > best_key or (k == best_key and i < best_at):
                 best, best_key, best_at = r, k, i
-        considered = len(slots)
+        return best
+
+    def _final(self, best: MatchResult | None, considered: int) -> MatchResult:
         if best is None or best.verdict == NO_MATCH:
             scores = {"candidates": considered}
             if best is not None:
@@ -228,6 +274,72 @@ class Matcher:
             return MatchResult(NO_MATCH, scores=scores, thresholds=self.thresholds)
         best.scores["candidates"] = considered
         return best
+
+
+def frame_corners(r: MatchResult) -> np.ndarray:
+    """4x2 corners of the matched protected photo in the suspect's working frame."""
+    kp = r.fingerprint.signals["orb"]
+    m = r.alignment.matrix
+    c = np.array([[0, 0], [kp.width - 1, 0], [kp.width - 1, kp.height - 1], [0, kp.height - 1]], float)
+    return c @ m[:, :2].T + m[:, 2]
+
+
+def report_order(r: MatchResult) -> tuple:
+    """Order of the instances in one suspect, first highest: a manipulated derivative, then `rank_key`."""
+    return r.verdict == DERIVATIVE, rank_key(r)
+
+
+def distinct(results: list[MatchResult], q: Query) -> list[MatchResult]:
+    """Positive results from several matchers (banks) for one suspect, in `report_order`, without those
+    whose frame lies mostly inside a frame kept before them (the same photo protected twice)."""
+    kept: list[MatchResult] = []
+    taken = np.zeros((q.keypoints.height, q.keypoints.width), np.uint8)
+    for r in sorted(results, key=report_order, reverse=True):
+        frame = _cover(np.zeros_like(taken), r) if r.alignment is not None else np.ones_like(taken)
+        if kept and (frame & taken).sum() > INSTANCE_OVERLAP * max(int(frame.sum()), 1):
+            continue
+        kept.append(r)
+        taken |= frame
+    return kept
+
+
+def region(r: MatchResult, q: Query) -> list[int]:
+    """Box x0 y0 x1 y1 of the matched photo's frame in the suspect's pixels (the whole suspect when it
+    matched without an alignment: same bytes or PDQ)."""
+    if r.alignment is None:
+        return [0, 0, q.width, q.height]
+    xy = frame_corners(r) * [q.width / q.keypoints.width, q.height / q.keypoints.height]
+    lo, hi = np.maximum(xy.min(axis=0), 0), np.minimum(xy.max(axis=0), [q.width, q.height])
+    return [int(lo[0]), int(lo[1]), int(np.ceil(hi[0])), int(np.ceil(hi[1]))]
+
+
+def instance(r: MatchResult, q: Query) -> dict:
+    """One protected photo found in a suspect, as `check --json` and the service list them."""
+    return {"verdict": r.verdict, "protected": r.protected, "protected_id": r.fingerprint.id, "key": r.key,
+            "edited_fraction": None if r.edited_fraction is None else round(r.edited_fraction, 4),
+            "score": r.scores.get("score"), "region": region(r, q)}
+
+
+def _cover(mask: np.ndarray, r: MatchResult) -> np.ndarray:
+    """Mark the matched photo's frame (a result with an alignment) in a suspect working-frame mask."""
+    if r.alignment is not None:
+        cv2.fillConvexPoly(mask, np.round(frame_corners(r)).astype(np.int32), 1)
+    return mask
+
+
+def _outside(q: Query, taken: np.ndarray) -> Query | None:
+    """The suspect's keypoints outside `taken` (both orientations), as a query without the whole-image
+    signals (PDQ, bytes) that no part of it shares; None when too few are left to verify."""
+    kq = q.keypoints
+    ors = []
+    for o, (xy, ang, desc) in enumerate(kq.orientations):
+        x = np.clip(np.round(xy[:, 0]).astype(int), 0, kq.width - 1)
+        y = np.clip(np.round(xy[:, 1]).astype(int), 0, kq.height - 1)
+        keep = taken[y, kq.width - 1 - x if o == 1 else x] == 0
+        ors.append((xy[keep], ang[keep], desc[keep]))
+    if max(len(o[0]) for o in ors) < MIN_PART_KEYPOINTS:
+        return None
+    return Query("", q.width, q.height, None, KeypointQuery(kq.width, kq.height, ors), q.grid)
 
 
 @dataclass

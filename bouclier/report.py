@@ -95,6 +95,7 @@ THRESHOLD_TEXT = {
 # Drawing colours (RGB)
 OUTLINE_RGB = (21, 94, 239)
 INLIER_RGB = (250, 204, 21)
+OTHER_RGB = (249, 115, 22)
 EDIT_RGB = (217, 45, 32)
 FRAME_RGB = (52, 64, 84)
 
@@ -157,6 +158,9 @@ def _alignment_overlay(c: Checked, base: np.ndarray) -> np.ndarray:
     cv2.polylines(canvas, [poly.reshape(-1, 1, 2)], True, OUTLINE_RGB, 3, cv2.LINE_AA, SHIFT)
     # the protected photo's top-left corner, to show rotation and mirroring
     cv2.circle(canvas, tuple(int(v) for v in poly[0]), 7 << SHIFT, OUTLINE_RGB, -1, cv2.LINE_AA, SHIFT)
+    for other in c.other_outlines:  # further protected photos found in the same suspect
+        cv2.polylines(canvas, [_pts(np.asarray(other, np.float64) + off).reshape(-1, 1, 2)], True, OTHER_RGB, 2,
+                      cv2.LINE_AA, SHIFT)
     if c.inlier_points is not None:
         for p in _pts(np.asarray(c.inlier_points, np.float64).reshape(-1, 2) + off):
             cv2.circle(canvas, (int(p[0]), int(p[1])), 5 << SHIFT, (30, 30, 30), -1, cv2.LINE_AA, SHIFT)
@@ -334,6 +338,11 @@ def _suspect(i: int, c: Checked) -> dict:
                           f"{rot:+.2f}°, mirrored: {'yes' if t.get('mirrored') else 'no'}", False))
             facts.append(("Transform matrix", "[" + "; ".join(" ".join(f"{v:.4g}" for v in row)
                                                           for row in t.get("matrix", [])) + "]", True))
+        for o in c.matches[1:]:
+            edited = f", {_pct(o['edited_fraction'])} edited" if o["edited_fraction"] is not None else ""
+            x0, y0, x1, y1 = o["region"]
+            facts.append(("Also in this image", f"{o['protected'] or o['protected_id']}: {o['verdict']}{edited}, "
+                          f"score {o['score']}, at x {x0}–{x1}, y {y0}–{y1} px", False))
     else:
         facts.append(("Matched protected photo", "none", False))
 
@@ -355,7 +364,8 @@ def _suspect(i: int, c: Checked) -> dict:
     if c.outline is not None:
         figs.append(_figure("Alignment", "Blue: outline of the matched protected photo placed on the suspect "
                             "(the dot marks its top-left corner). Yellow: confirmed keypoint matches. "
-                            "Checkered: outside the suspect's frame.", _data_uri(_alignment_overlay(c, blurred))))
+                            + ("Orange: the other protected photos found in it. " if c.other_outlines else "")
+                            + "Checkered: outside the suspect's frame.", _data_uri(_alignment_overlay(c, blurred))))
     else:
         figs.append(_figure("Alignment", "", note="No protected photo was aligned with this suspect."))
     if c.edit_mask is not None:

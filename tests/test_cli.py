@@ -280,8 +280,16 @@ def test_check_json_verdicts(checked, astronaut_derivative):
     assert deriv["algorithm"]["name"] and deriv["thresholds"]["pdq_distance"] == 31
     assert len(deriv["sha256"]) == 64
 
+    (only,) = deriv["matches"]  # one protected photo in it, described as at the top level
+    assert {k: only[k] for k in ("protected", "verdict", "edited_fraction")} == {
+        k: deriv[k] for k in ("protected", "verdict", "edited_fraction")}
+    assert only["score"] == deriv["scores"]["score"]
+    h, w = astronaut_derivative.pixels.shape[:2]  # cropped: the photo's frame reaches past every edge
+    assert only["region"] == [0, 0, w, h]
+
     assert unrelated["verdict"] == "no-match"
     assert unrelated["protected"] is None and unrelated["edited_fraction"] is None
+    assert unrelated["matches"] == []
 
     assert corrupt["verdict"] is None and corrupt["protected"] is None
     assert "truncated" in corrupt["error"]
@@ -512,6 +520,39 @@ def test_check_report_is_self_contained(tmp_path, workspace):
     assert "data:image/jpeg;base64," in html
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+
+
+def test_check_collage_lists_every_protected_photo_in_it(tmp_path, workspace, photos, derive):
+    """A before/after post (the photo, then its edit) above another protected photo: the JSON row
+    leads with the manipulated derivative and lists all three, each with its region; the report
+    names the others and outlines them."""
+    import cv2
+
+    def fit(p, h=300):
+        return cv2.resize(p, (round(p.shape[1] * h / p.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+    edited = derive(photos["astronaut"], crop=0.0, scale=1.0, quality=95).pixels
+    top = np.concatenate([fit(photos["astronaut"]), np.full((300, 16, 3), 255, np.uint8), fit(edited)], axis=1)
+    post = np.full((616, 616, 3), 255, np.uint8)  # the pair on top, another photo below
+    post[:300], post[316:, :450] = top, fit(photos["coffee"])
+    path = tmp_path / "post.jpg"
+    path.write_bytes(encode_jpeg(post, 90))
+    out = tmp_path / "report.html"
+    r = bouclier("check", path, "--against", workspace["bundle"], "--json", "--report", out,
+                 BOUCLIER_REPORT_PDF="0")
+    assert r.returncode == 0, r.stderr
+    (row,) = json_lines(r.stdout)
+    assert (row["verdict"], row["protected"]) == ("manipulated-derivative", "astronaut.jpg")
+    assert row["matches"][0]["verdict"] == row["verdict"] and row["matches"][0]["score"] == row["scores"]["score"]
+    found = {(m["protected"], m["verdict"]): m["region"] for m in row["matches"]}
+    want = {("astronaut.jpg", "near-duplicate"): (0, 0, 300, 300),
+            ("astronaut.jpg", "manipulated-derivative"): (316, 0, 616, 300),
+            ("coffee.jpg", "near-duplicate"): (0, 316, 450, 616)}
+    assert set(found) == set(want) and len(row["matches"]) == 3
+    for key, box in want.items():
+        assert np.abs(np.subtract(found[key], box)).max() <= 6, (key, found[key])
+    html = out.read_text(encoding="utf-8")
+    assert html.count("Also in this image") == 2 and "Orange: the other protected photos" in html
 
 
 # --------------------------------------------------------------------------------------------------

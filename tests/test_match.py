@@ -19,7 +19,7 @@ from bouclier.decide import (
 )
 from bouclier.fingerprint import Query, compute
 from bouclier.load import encode_jpeg, load
-from bouclier.match import Matcher, MatchResult, algorithm_info, rank_key
+from bouclier.match import Matcher, MatchResult, algorithm_info, frame_corners, rank_key
 from bouclier.signals.base import WORK_SIDE
 
 PROTECTED = ("astronaut", "coffee", "chelsea", "rocket", "camera")
@@ -178,6 +178,69 @@ def test_screenshot_is_found_and_aligned_onto_the_photo_in_it(matcher, photos, n
     placed = work @ r.alignment.matrix.T
     want = corners @ mat.T * (image.pixels.shape[1] / shot.shape[1])
     assert np.abs(placed - want).max() < 3
+
+
+# --------------------------------------------------------------------------------------------------
+# Several protected photos in one suspect (match_all)
+
+
+def side_by_side(*pics: np.ndarray, height: int = 384) -> np.ndarray:
+    """Photos scaled to one height and placed left to right with white gaps, as a collage post does."""
+    parts = []
+    for p in pics:
+        parts += [cv2.resize(p, (round(p.shape[1] * height / p.shape[0]), height), interpolation=cv2.INTER_AREA),
+                  np.full((height, 16, 3), 255, np.uint8)]
+    return np.ascontiguousarray(np.concatenate(parts[:-1], axis=1))
+
+
+def frame_centre_x(r: MatchResult, q: Query) -> float:
+    """Where the matched photo's frame sits across the suspect, 0 (left) to 1 (right)."""
+    return float(frame_corners(r)[:, 0].mean() / q.keypoints.width)
+
+
+def test_collage_of_two_protected_photos_reports_both(matcher, photos):
+    q = Query.compute(suspect(side_by_side(photos["astronaut"], photos["coffee"])))
+    found = matcher.match_all(q)
+    assert sorted(r.key for r in found) == ["astronaut", "coffee"]
+    where = {r.key: frame_centre_x(r, q) for r in found}
+    assert where["astronaut"] < 0.45 < 0.55 < where["coffee"]
+    assert all(r.verdict == NEAR_DUPLICATE for r in found)
+    assert matcher.match_query(q).key == found[0].key  # the best of them leads
+
+
+def test_before_after_pair_reports_the_edited_half_first(matcher, photos, derive):
+    """The photo and its edit side by side: one match alone would be the unedited half (a near-duplicate,
+    nothing edited); both are found and the manipulated derivative, on the right, leads."""
+    a = photos["astronaut"]
+    edited = derive(a, crop=0.0, scale=1.0, quality=95).pixels
+    q = Query.compute(suspect(side_by_side(a, edited)))
+    assert matcher.match_query(q).verdict == NEAR_DUPLICATE
+    found = matcher.match_all(q)
+    assert [(r.key, r.verdict) for r in found] == [("astronaut", DERIVATIVE), ("astronaut", NEAR_DUPLICATE)]
+    assert frame_centre_x(found[0], q) > 0.55 > 0.45 > frame_centre_x(found[1], q)
+    assert 0.2 < found[0].edited_fraction < 0.5 and found[1].edited_fraction < 0.1
+    assert "pdq_distance" not in found[0].scores  # a part of the suspect has no whole-image hash
+
+
+def test_four_photos_in_a_grid_and_the_limit(matcher, photos):
+    top = side_by_side(photos["astronaut"], photos["coffee"], height=300)
+    bottom = side_by_side(photos["rocket"], photos["chelsea"], height=300)
+    w = max(top.shape[1], bottom.shape[1])
+    grid = np.full((616, w, 3), 255, np.uint8)
+    grid[:300, :top.shape[1]], grid[316:, :bottom.shape[1]] = top, bottom
+    q = Query.compute(suspect(grid))
+    assert sorted(r.key for r in matcher.match_all(q)) == ["astronaut", "chelsea", "coffee", "rocket"]
+    assert len(matcher.match_all(q, limit=2)) == 2
+    assert [r.key for r in matcher.match_all(q, exclude="coffee")].count("coffee") == 0
+
+
+def test_one_photo_gives_one_instance_equal_to_match_query(matcher, astronaut_derivative, photos):
+    for image in (load(astronaut_derivative.jpeg, max_side=WORK_SIDE), suspect(photos["hubble_deep_field"])):
+        q = Query.compute(image)
+        (only,) = matcher.match_all(q)
+        best = matcher.match_query(q)
+        assert (only.verdict, only.key, only.scores, only.edited_fraction) == (
+            best.verdict, best.key, best.scores, best.edited_fraction)
 
 
 def test_unrelated_photo_is_no_match(matcher, photos):

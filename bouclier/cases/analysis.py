@@ -15,23 +15,33 @@ import numpy as np
 
 from .. import report as report_mod
 from ..check import Checked
+from ..match import frame_corners
 from ..service import engine
 from ..signals import View
 from ..signals.base import WORK_SIDE
 
 
-def _checked(name: str, sha: str, result, entry, rgb: np.ndarray | None) -> Checked:
+def _named(result, entry):
+    """The result with a readable name for its protected photo instead of the stored position."""
+    if entry is None or result.fingerprint is None:
+        return result
+    return dataclasses.replace(result, fingerprint=dataclasses.replace(
+        result.fingerprint, label=f"{entry.case_id or 'imported hash'} photo {entry.position}"))
+
+
+def _checked(name: str, sha: str, found: list, q, rgb: np.ndarray | None) -> Checked:
     """A `check` outcome from an index match (the same geometry `bouclier.check.check_one` draws)."""
-    if entry is not None and result.fingerprint is not None:  # a readable name instead of the stored position
-        result = dataclasses.replace(result, fingerprint=dataclasses.replace(
-            result.fingerprint, label=f"{entry.case_id or 'imported hash'} photo {entry.position}"))
+    result, entry, _ = found[0]
+    result = _named(result, entry)
     c = Checked(name, sha, result, suspect_rgb=rgb)
     if result.alignment is not None and "orb" in result.fingerprint.signals:
         kp = result.fingerprint.signals["orb"]
         m = result.alignment.matrix
-        corners = np.array([[0, 0], [kp.width - 1, 0], [kp.width - 1, kp.height - 1], [0, kp.height - 1]], float)
-        c.outline = corners @ m[:, :2].T + m[:, 2]
+        c.outline = frame_corners(result)
         c.inlier_points = kp.xy[result.alignment.protected_inliers] @ m[:, :2].T + m[:, 2]
+    if entry is not None and result.verdict != "no-match":
+        c.matches = [engine.instance(_named(r, e), q) for r, e, _ in found]
+        c.other_outlines = [frame_corners(r) for r, _, _ in found[1:] if r.alignment is not None]
     return c
 
 
@@ -62,7 +72,8 @@ def analyse(index, data: bytes, name: str, limits: engine.Limits, *, with_pictur
     image = engine.load(data, name=name, limits=limits, max_side=WORK_SIDE)
     view = View(image.pixels)
     q = engine.Query.compute(image, view)
-    result, entry, bank = index.match(q)
+    found = index.match_all(q)
+    result, entry, bank = found[0]
     d = result.to_dict()
     positive = entry is not None and result.verdict != "no-match"
     edit_png = None
@@ -71,7 +82,8 @@ def analyse(index, data: bytes, name: str, limits: engine.Limits, *, with_pictur
         mask = result.edit_map.suspect_mask(w, h, w, h)
         ok, buf = cv2.imencode(".png", mask.astype(np.uint8) * 255)
         edit_png = buf.tobytes() if ok else None
-    c = _checked(name, image.sha256, result, entry if positive else None, view.rgb if with_picture else None)
+    c = _checked(name, image.sha256, found if positive else [(result, None, None)], q,
+                 view.rgb if with_picture else None)
     if positive and result.edit_map is not None:
         h, w = view.rgb.shape[:2]
         c.edit_mask = result.edit_map.suspect_mask(w, h, w, h)

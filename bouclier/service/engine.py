@@ -9,13 +9,13 @@ from ..decide import VERDICTS, Thresholds, too_plain
 from ..errors import FormatError, ImageError
 from ..fingerprint import Fingerprint, Query
 from ..load import Image, Limits, load
-from ..match import Matcher, MatchResult, rank_key
+from ..match import Matcher, MatchResult, distinct, instance, rank_key
 from ..signals.base import WORK_SIDE
 from ..signals.pdq import PDQ
 
 __all__ = ["Fingerprint", "Query", "Matcher", "MatchResult", "Image", "Limits", "load", "FormatError", "ImageError",
            "VERDICTS", "parse_bundle", "store_form", "pdq_fingerprint", "new_matcher", "bank_thresholds",
-           "normalise_pdq", "rank_key", "too_plain"]
+           "normalise_pdq", "rank_key", "too_plain", "distinct", "instance"]
 
 
 def parse_bundle(data: bytes) -> list[Fingerprint]:

@@ -83,22 +83,33 @@ class Index:
         self.add(entries)
 
     def match(self, query: engine.Query, bank: str | None = None) -> tuple[engine.MatchResult, Entry | None, str | None]:
-        """Best result over the enabled banks (or one bank): (result, matched entry, bank name)."""
-        best = best_entry = best_bank = None
+        """The first of `match_all`: (result, matched entry, bank name)."""
+        return self.match_all(query, bank)[0]
+
+    def match_all(self, query: engine.Query, bank: str | None = None) -> list[tuple]:
+        """Every protected photo found in the suspect over the enabled banks (or one bank), as
+        (result, entry, bank name), ordered as `Matcher.match_all` orders them; an instance lying
+        mostly inside one already listed (the same photo in two banks) is left out. No match: the
+        best no-match result, alone."""
+        found, negative = [], None
         with self._lock:
             for name, b in self._banks.items():
                 if (bank is not None and name != bank) or not b.enabled or len(b.matcher) == 0:
                     continue
-                r = b.matcher.match_query(query)
-                if best is None or engine.rank_key(r) > engine.rank_key(best):
-                    best, best_bank = r, name
-                    best_entry = self._entries.get(r.key) if r.key else None
-            if best is None:  # nothing indexed: ask an empty matcher for a well-formed no-match
+                for r in b.matcher.match_all(query):
+                    if r.verdict != "no-match":
+                        found.append((r, name))
+                    elif negative is None or engine.rank_key(r) > engine.rank_key(negative):
+                        negative = r
+            if not found and negative is None:  # nothing indexed: ask an empty matcher for a well-formed no-match
                 self._empty = self._empty or engine.new_matcher(None)
-                best = self._empty.match_query(query)
-        if best_entry is None:
-            best_bank = None
-        return best, best_entry, best_bank
+                negative = self._empty.match_query(query)
+            bank_of = {id(r): name for r, name in found}
+            out = []
+            for r in engine.distinct([r for r, _ in found], query):
+                e = self._entries.get(r.key) if r.key else None
+                out.append((r, e, bank_of[id(r)] if e is not None else None))
+        return out or [(negative, None, None)]
 
     def settle(self) -> None:
         """Finish pending index work of every bank now (at start, before serving)."""

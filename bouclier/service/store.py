@@ -271,15 +271,16 @@ class Registry:
         """Match one query; positive answers are recorded (never the upload itself)."""
         if bank is not None and bank not in self.index.sizes():
             raise not_found(f"no bank named {bank!r}", "no_such_bank")
-        result, entry, bank_name = self.index.match(query, bank)
-        out = result.to_dict()
-        for k in ("key", "protected_id"):
-            out.pop(k, None)
-        out["protected"] = None
-        if entry is not None and result.verdict != "no-match":
-            out["protected"] = {"case_id": entry.case_id, "bank": bank_name, "photo": entry.position,
-                                "id": entry.uid, "source": entry.source}
-            self._record_match(client, out, entry, bank_name)
+        found = self.index.match_all(query, bank)
+        result, entry, bank_name = found[0]
+        out = _public(result.to_dict(), entry, bank_name)
+        out["matches"] = []
+        if result.verdict == "no-match":
+            return out
+        for r, e, b in found:  # every protected photo in the upload (a collage, a before/after pair)
+            out["matches"].append(_public(engine.instance(r, query), e, b))
+            if e is not None:
+                self._record_match(client, out if r is result else r.to_dict(), e, b)
         return out
 
     def _record_match(self, client: ClientInfo, out: dict, entry: Entry, bank: str) -> None:
@@ -402,3 +403,14 @@ class Registry:
             matches = s.execute(select(func.count()).select_from(MatchRecord)).scalar()
         return {"protections_active": active, "protections_withdrawn": withdrawn, "fingerprints_stored": fps,
                 "matches_recorded": matches}
+
+
+def _public(d: dict, entry: Entry | None, bank: str | None) -> dict:
+    """A match answer as clients see it: the protected photo as its case, bank and position."""
+    for k in ("key", "protected_id"):
+        d.pop(k, None)
+    d["protected"] = None
+    if entry is not None and d["verdict"] != "no-match":
+        d["protected"] = {"case_id": entry.case_id, "bank": bank, "photo": entry.position, "id": entry.uid,
+                          "source": entry.source}
+    return d

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 
+import cv2
+import numpy as np
 import pytest
 from skimage import data
 
-from service_helpers import PY, REPO, child_env, encode
+from service_helpers import PY, REPO, child_env, encode, parse_metrics
 
 
 def bouclier(*args: str, env: dict) -> str:
@@ -50,7 +52,22 @@ def test_full_flow(server_factory, kind, tmp_path, derive):
         assert m["verdict"] == "manipulated-derivative", m
         assert m["protected"]["case_id"] == case["case_id"] and m["protected"]["bank"] == "default"
         assert abs(m["edited_fraction"] - d.true_fraction) < 0.15 and m["scores"]["inliers"] > 0
+        (only,) = m["matches"]
+        assert only["protected"] == m["protected"] and only["verdict"] == m["verdict"]
         assert p.post("/v1/match", files={"file": ("cat.png", encode(data.chelsea()))}).json()["verdict"] == "no-match"
+
+        # A collage: the derivative beside the other protected photo. Both are answered and recorded.
+        post = np.full((384, 800, 3), 255, np.uint8)
+        post[:, :384] = cv2.resize(derive(data.astronaut(), crop=0.0, scale=1.0).pixels, (384, 384))
+        post[:267, 400:] = cv2.resize(data.coffee(), (400, 267))
+        admin = srv.key("ops", "admin")
+        with srv.client(admin) as a:
+            before = parse_metrics(a.get("/metrics").text)["bouclier_matches_recorded"]
+            m = p.post("/v1/match", files={"file": ("post.jpg", encode(post, "JPEG", quality=90))}).json()
+            assert m["verdict"] == "manipulated-derivative" and m["protected"]["photo"] == 0, m
+            got = sorted((x["region"][0] > 390, x["protected"]["photo"], x["verdict"]) for x in m["matches"])
+            assert got == [(False, 0, "manipulated-derivative"), (True, 1, "near-duplicate")], m["matches"]
+            assert parse_metrics(a.get("/metrics").text)["bouclier_matches_recorded"] == before + 2
 
         r = h.delete(f"/v1/protections/{case['case_id']}", headers={"X-Case-Secret": case["secret"]})
         assert r.status_code == 200 and r.json()["removed"] == 2
