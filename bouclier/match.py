@@ -241,7 +241,7 @@ class Matcher:
             frame = _cover(np.zeros_like(taken), r)
             if (frame & taken).sum() > INSTANCE_OVERLAP * max(int(frame.sum()), 1):
                 break  # the same place again, not another instance
-            r.scores["candidates"] = len(pool)
+            r.scores["candidates"] = len(slots)  # photos examined for this suspect (the part re-verified fewer)
             found.append(r)
             taken |= frame
         return sorted(found, key=report_order, reverse=True)
